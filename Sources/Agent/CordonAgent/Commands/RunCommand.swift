@@ -1,0 +1,43 @@
+import ArgumentParser
+import CordonShared
+import Foundation
+import Logging
+import ServiceLifecycle
+
+public struct RunCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the agent: heartbeats, reports, offline spool, certificate renewal.",
+        discussion: """
+            Runs until SIGTERM or SIGINT. Reports are spooled on disk first and deleted only once the \
+            coordinator has acknowledged them, so an outage or a restart loses nothing (up to the \
+            spool's size cap, beyond which the oldest are dropped and counted).
+
+            Example:
+              cordon-agent run --config /etc/cordon/agent.yaml
+            """)
+
+    @OptionGroup public var options: AgentConfigOptions
+
+    @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.", valueName: "level"))
+    public var logLevel: String = "info"
+
+    public init() {}
+
+    public func validate() throws {
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
+    }
+
+    public func run() async throws {
+        try await runAgentCommand {
+            let config = try options.load()
+            let logger = agentLogger(level: logLevel)
+            let stateDir = AgentStateDir(config.stateDir)
+            let uplink = try Uplink(stateDir: stateDir, coordinatorOverride: config.coordinator, logger: logger)
+            let spool = try Spool(directory: stateDir.spoolDirectory, maxBytes: config.spool.maxSize.bytes)
+            let service = AgentService(config: config, uplink: uplink, spool: spool, logger: logger)
+            let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import CordonShared
+import CordonTransport
+import Crypto
+import Foundation
+import Logging
+import X509
+
+/// The agent's connection to its coordinator: mutual TLS with the enrolled identity.
+///
+/// It rebuilds its HTTP client after a certificate renewal.
+public actor Uplink {
+    public let stateDir: AgentStateDir
+    private let coordinatorOverride: String?
+    private let logger: Logger
+    private var client: CordonHTTPClient?
+    public private(set) var enrollment: EnrollmentRecord
+
+    public init(stateDir: AgentStateDir, coordinatorOverride: String? = nil, logger: Logger) throws {
+        self.stateDir = stateDir
+        self.coordinatorOverride = coordinatorOverride
+        self.logger = logger
+        self.enrollment = try stateDir.loadEnrollment()
+        try stateDir.completeInterruptedRenewal()
+    }
+
+    public var coordinatorURL: String { coordinatorOverride ?? enrollment.coordinator }
+
+    private func http() throws -> CordonHTTPClient {
+        if let client { return client }
+        let tls = try TLSMaterial.client(certificatePath: stateDir.certificate, keyPath: stateDir.key, caPath: stateDir.ca)
+        let made = CordonHTTPClient(baseURL: coordinatorURL, tls: tls, requestTimeout: .seconds(60), connectTimeout: .seconds(10))
+        client = made
+        return made
+    }
+
+    public func shutdown() async {
+        await client?.shutdown()
+        client = nil
+    }
+
+    public func heartbeat(_ heartbeat: Heartbeat) async throws -> HeartbeatResponse {
+        try await http().post(APIPath.heartbeat, body: heartbeat)
+    }
+
+    public func remoteConfig(timeout: Double = 60) async throws -> AgentRemoteConfig {
+        try await http().get(APIPath.agentConfig, timeout: .milliseconds(Int64(timeout * 1000)))
+    }
+
+    /// Sends a spooled report exactly as it was spooled.
+    public func send(reportJSON: Data) async throws -> ReportAck {
+        try await http().postRaw(APIPath.reports, json: reportJSON)
+    }
+
+    /// True when the certificate has less than `fraction` of its lifetime left.
+    public func renewalDue(now: Date, fraction: Double) -> Bool {
+        let lifetime = enrollment.certificateNotAfter.timeIntervalSince(enrollment.certificateNotBefore)
+        return enrollment.certificateNotAfter.timeIntervalSince(now) < lifetime * fraction
+    }
+
+    /// Renews the certificate with a fresh key over the current mTLS identity: no token.
+    /// The new key and certificate replace the old ones only once the new certificate checks out.
+    public func renew() async throws {
+        let key = P256.Signing.PrivateKey()
+        let csr = try CSRBuilder.make(key: key, commonName: enrollment.agentID)
+        let response: CertificateResponse = try await http().post(APIPath.renew, body: RenewRequest(csrPEM: try csr.serializeAsPEM().pemString))
+        let certificate = try Certificate(pemEncoded: response.certificatePEM)
+        let ca = try Certificate(pemEncoded: try SecureFile.readString(stateDir.ca))
+        guard certificate.publicKey == Certificate.PublicKey(key.publicKey),
+              ca.publicKey.isValidSignature(certificate.signature, for: certificate),
+              CordonIdentity(certificate: certificate)?.id == enrollment.agentID else {
+            throw AgentError.enrollment("the renewed certificate does not match this agent's new key, CA or ID")
+        }
+        // Both new files first, then the key, then the certificate. A crash between the two
+        // renames is completed at the next start by `AgentStateDir.completeInterruptedRenewal()`.
+        try SecureFile.replace(stateDir.key + ".new", contents: Data(key.pemRepresentation.utf8), mode: 0o600)
+        try SecureFile.replace(stateDir.certificate + ".new", contents: Data(response.certificatePEM.utf8), mode: 0o644)
+        guard rename(stateDir.key + ".new", stateDir.key) == 0, rename(stateDir.certificate + ".new", stateDir.certificate) == 0 else {
+            throw AgentError.state("cannot install the renewed certificate in \(stateDir.path)")
+        }
+        enrollment.certificateNotBefore = certificate.notValidBefore
+        enrollment.certificateNotAfter = certificate.notValidAfter
+        try stateDir.saveEnrollment(enrollment)
+        await client?.shutdown()
+        client = nil
+        logger.notice("certificate renewed", metadata: ["agent.id": "\(enrollment.agentID)", "notAfter": "\(CordonTime.format(certificate.notValidAfter))"])
+    }
+}

@@ -1,0 +1,91 @@
+import CordonShared
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOFoundationCompat
+
+/// An error the API answers with: a status and a JSON ``APIErrorBody``.
+public struct APIError: HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = (try? CordonJSON.encode(APIErrorBody(error: code, message: message))) ?? Data("{}".utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    public static func badRequest(_ message: String) -> APIError { .init(.badRequest, code: APIErrorCode.badRequest, message) }
+    public static func notFound(_ message: String) -> APIError { .init(.notFound, code: APIErrorCode.notFound, message) }
+    public static func forbidden(_ message: String) -> APIError { .init(.forbidden, code: APIErrorCode.forbidden, message) }
+    public static func conflict(_ message: String) -> APIError { .init(.conflict, code: APIErrorCode.conflict, message) }
+}
+
+/// Turns every error into a JSON error response. Client mistakes were already mapped to 4xx
+/// by the handlers; anything else is the coordinator's fault: a 500 that is logged with its
+/// cause and says nothing about internals to the client.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = CordonRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return try error.response(from: request, context: context)
+        } catch let error as HTTPError {
+            let code: String
+            switch error.status {
+            case .contentTooLarge: code = APIErrorCode.tooLarge
+            case .notFound: code = APIErrorCode.notFound
+            case .methodNotAllowed: code = APIErrorCode.badRequest
+            default: code = error.status.code < 500 ? APIErrorCode.badRequest : APIErrorCode.internalError
+            }
+            let message = error.body ?? (error.status == .contentTooLarge ? "request body too large" : error.status.reasonPhrase)
+            return try APIError(error.status, code: code, message).response(from: request, context: context)
+        } catch let error as CoordinatorError where error == .notFound {
+            return try APIError.notFound(error.reason).response(from: request, context: context)
+        } catch let error as CoordinatorError where error == .conflict {
+            return try APIError.conflict(error.reason).response(from: request, context: context)
+        } catch let error as CordonError where error == .invalidArgument {
+            return try APIError.badRequest(error.reason).response(from: request, context: context)
+        } catch let error as CoordinatorError where error == .token {
+            return try APIError.badRequest(error.reason).response(from: request, context: context)
+        } catch {
+            context.logger.error("request failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
+            return try APIError(.internalServerError, code: APIErrorCode.internalError, "internal error; see the coordinator's log")
+                .response(from: request, context: context)
+        }
+    }
+}
+
+extension Request {
+    /// Collects the body up to `limit` bytes (413 beyond) and decodes it as `T` (400 with the
+    /// field and the problem when it does not decode).
+    mutating func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> (T, Data) {
+        let buffer = try await collectBody(upTo: limit)
+        let data = Data(buffer: buffer)
+        do {
+            return (try CordonJSON.decode(type, from: data), data)
+        } catch {
+            throw APIError.badRequest("invalid request body: \(CordonJSON.describe(error))")
+        }
+    }
+}
+
+extension Response {
+    /// A JSON response with Cordon's encoding.
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try CordonJSON.encode(value))))
+    }
+}

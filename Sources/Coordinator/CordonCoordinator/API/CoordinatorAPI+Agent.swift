@@ -1,0 +1,57 @@
+import CordonShared
+import Foundation
+import Hummingbird
+
+extension CoordinatorAPI {
+    func addAgentRoutes(to group: RouterGroup<CordonRequestContext>) {
+        group.post(RouterPath(APIPath.renew)) { request, context in
+            let agent = try agentIdentity(context)
+            var request = request
+            let (body, _) = try await request.decodeJSON(RenewRequest.self, limit: 64 * 1024)
+            let csr = try parseCSR(body.csrPEM)
+            guard let detail = try database.agentDetail(id: agent.id, now: now()) else { throw APIError.notFound("no agent \(agent.id)") }
+            let certificate = try issue(csr: csr, identity: CordonIdentity(role: .agent, id: agent.id, segment: detail.agent.segment),
+                                        lifetime: config.agentCertificateLifetime.seconds)
+            try database.recordRenewal(agentID: agent.id, certificate: certificate, now: now())
+            context.logger.info("agent certificate renewed", metadata: ["agent.id": "\(agent.id)"])
+            return try Response.json(CertificateResponse(agentID: agent.id, segment: detail.agent.segment, certificatePEM: certificate.pem,
+                                                         caCertificatePEM: try ca.certificatePEM, notAfter: certificate.notAfter))
+        }
+
+        group.post(RouterPath(APIPath.heartbeat)) { request, context in
+            let agent = try agentIdentity(context)
+            var request = request
+            let (body, _) = try await request.decodeJSON(Heartbeat.self, limit: 64 * 1024)
+            try database.recordHeartbeat(agentID: agent.id, heartbeat: body, now: now())
+            return try Response.json(HeartbeatResponse(serverTime: now()))
+        }
+
+        group.get(RouterPath(APIPath.agentConfig)) { _, context in
+            let agent = try agentIdentity(context)
+            return try Response.json(AgentRemoteConfig(agentID: agent.id, segment: agent.segment ?? "", serverTime: now()))
+        }
+
+        group.post(RouterPath(APIPath.reports)) { request, context in
+            let agent = try agentIdentity(context)
+            var request = request
+            let (report, body) = try await request.decodeJSON(AgentReport.self, limit: maxBody)
+            guard AgentReport.isValidID(report.id) else { throw APIError.badRequest("'id' must be 8-64 letters, digits or '-'") }
+            guard report.protocolVersion.isSpoken else {
+                throw APIError(.badRequest, code: APIErrorCode.unsupportedProtocol,
+                               "report protocol version \(report.protocolVersion) is not spoken here; this coordinator speaks \(ProtocolVersion.spokenDescription)")
+            }
+            guard report.spoolDropped >= 0 else { throw APIError.badRequest("'spoolDropped' cannot be negative") }
+            // Acknowledged only after the transaction commits: `ingest` returns after commit.
+            let ack = try database.ingest(report: report, body: body, agentID: agent.id, now: now())
+            context.logger.debug("report stored", metadata: ["agent.id": "\(agent.id)", "report.id": "\(report.id)", "duplicate": "\(ack.duplicate)"])
+            return try Response.json(ack, status: ack.duplicate ? .ok : .created)
+        }
+    }
+
+    func agentIdentity(_ context: CordonRequestContext) throws -> CordonIdentity {
+        guard let identity = context.identity, identity.role == .agent else {
+            throw APIError.forbidden("this route is for agent certificates only")
+        }
+        return identity
+    }
+}

@@ -1,0 +1,44 @@
+import CordonShared
+import Foundation
+import Hummingbird
+
+extension CoordinatorAPI {
+    func addOperatorRoutes(to group: RouterGroup<CordonRequestContext>) {
+        group.get(RouterPath(APIPath.status)) { _, _ in
+            try Response.json(try database.fleetStatus(now: now()))
+        }
+
+        group.get(RouterPath(APIPath.agents)) { request, _ in
+            var agents = try database.agentSummaries(now: now())
+            if let segment = request.uri.queryParameters["segment"] { agents = agents.filter { $0.segment == String(segment) } }
+            return try Response.json(agents)
+        }
+
+        group.get(RouterPath(APIPath.agents + "/:id")) { _, context in
+            let id = try context.parameters.require("id")
+            guard let detail = try database.agentDetail(id: id, now: now()) else { throw APIError.notFound("no agent with ID \(id)") }
+            return try Response.json(detail)
+        }
+
+        group.post(RouterPath(APIPath.agents + "/:id/revoke")) { _, context in
+            let id = try context.parameters.require("id")
+            let result = try database.revokeAgent(id: id, actor: context.actor, now: now())
+            context.logger.notice("agent revoked", metadata: ["agent.id": "\(id)", "by": "\(context.actor)"])
+            return try Response.json(result)
+        }
+
+        group.post(RouterPath(APIPath.tokens)) { request, context in
+            var request = request
+            let (body, _) = try await request.decodeJSON(TokenCreateRequest.self, limit: 64 * 1024)
+            let token = try database.createToken(segment: body.segment, ttl: body.ttlSeconds, uses: body.uses, actor: context.actor, now: now())
+            return try Response.json(TokenCreateResponse(token: token.token, segment: token.segment, expiresAt: token.expiresAt, uses: token.uses),
+                                     status: .created)
+        }
+
+        group.get(RouterPath(APIPath.audit)) { request, _ in
+            let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 200
+            let since = request.uri.queryParameters["since"].flatMap { CordonTime.parse(String($0)) }
+            return try Response.json(try database.auditEntries(since: since, limit: limit))
+        }
+    }
+}

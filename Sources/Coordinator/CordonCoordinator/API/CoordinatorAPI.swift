@@ -1,0 +1,56 @@
+import CordonShared
+import Foundation
+import Hummingbird
+import Logging
+import X509
+
+/// The coordinator's routes and what they need: storage, the CA and the limits.
+public struct CoordinatorAPI: Sendable {
+    public let database: CoordinatorDatabase
+    public let ca: CertificateAuthority
+    public let config: CoordinatorConfig
+    /// The clock routes judge expiry and liveness by (injected by tests).
+    public let now: @Sendable () -> Date
+
+    public init(database: CoordinatorDatabase, ca: CertificateAuthority, config: CoordinatorConfig,
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.ca = ca
+        self.config = config
+        self.now = now
+    }
+
+    var maxBody: Int { config.maxBodySize.bytes }
+
+    /// A router with every route, behind the error, protocol and authentication middleware.
+    public func makeRouter() -> Router<CordonRequestContext> {
+        let router = Router(context: CordonRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: AuthMiddleware(database: database))
+        addEnrollmentRoutes(to: router.group())
+        addAgentRoutes(to: router.group().add(middleware: ProtocolVersionMiddleware(required: true)).add(middleware: RoleMiddleware(role: .agent)))
+        addOperatorRoutes(to: router.group().add(middleware: ProtocolVersionMiddleware(required: false)).add(middleware: RoleMiddleware(role: .operator)))
+        return router
+    }
+
+    /// Parses a PEM CSR from a request, bounded.
+    func parseCSR(_ pem: String) throws -> CertificateSigningRequest {
+        guard pem.utf8.count <= 16 * 1024 else { throw APIError.badRequest("the CSR is larger than 16 KiB") }
+        do {
+            return try CertificateSigningRequest(pemEncoded: pem)
+        } catch {
+            throw APIError.badRequest("'csrPEM' is not a PEM certificate signing request")
+        }
+    }
+
+    func issue(csr: CertificateSigningRequest, identity: CordonIdentity, lifetime: TimeInterval) throws -> IssuedCertificate {
+        let certificate: Certificate
+        do {
+            certificate = try ca.issueClientCertificate(csr: csr, identity: identity, now: now(), lifetime: lifetime)
+        } catch let error as CordonError where error == .invalidSignature || error == .invalidArgument {
+            throw APIError.badRequest(error.reason)
+        }
+        return IssuedCertificate(serial: certificate.serialNumber.hex, notAfter: certificate.notValidAfter,
+                                 pem: try certificate.serializeAsPEM().pemString)
+    }
+}

@@ -1,0 +1,47 @@
+import CordonShared
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+
+/// Builds the coordinator's HTTPS application: Hummingbird over TLS with optional client
+/// certificates (enrollment needs none; `AuthMiddleware` demands one everywhere else),
+/// trusting only the coordinator's own CA.
+public enum CoordinatorServer {
+    public typealias App = Application<RouterResponder<CordonRequestContext>>
+
+    /// The TLS configuration: the server certificate (with the CA in its chain) and the CA as
+    /// the only trust root for client certificates.
+    public static func tlsConfiguration(stateDir: CoordinatorStateDir) throws -> TLSConfiguration {
+        do {
+            let server = try NIOSSLCertificate.fromPEMFile(stateDir.serverCertificate)
+            let ca = try NIOSSLCertificate.fromPEMFile(stateDir.caCertificate)
+            let key = try NIOSSLPrivateKey(file: stateDir.serverKey, format: .pem)
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: (server + ca).map { .certificate($0) }, privateKey: .privateKey(key))
+            tls.certificateVerification = .optionalVerification
+            tls.trustRoots = .certificates(ca)
+            tls.minimumTLSVersion = .tlsv12
+            return tls
+        } catch {
+            throw CoordinatorError.stateDir("cannot load the TLS identity from \(stateDir.path): \(error)")
+        }
+    }
+
+    /// The application, ready to run as a ServiceLifecycle service. `onRunning` receives the
+    /// port actually bound (useful with port 0).
+    public static func makeApplication(api: CoordinatorAPI, stateDir: CoordinatorStateDir, logger: Logger,
+                                       onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> App {
+        let tls = try tlsConfiguration(stateDir: stateDir)
+        return Application(
+            router: api.makeRouter(),
+            server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: .init(address: .hostname(api.config.listen.host, port: api.config.listen.port), serverName: nil),
+            onServerRunning: { channel in
+                await onRunning(channel.localAddress?.port ?? api.config.listen.port)
+            },
+            logger: logger
+        )
+    }
+}

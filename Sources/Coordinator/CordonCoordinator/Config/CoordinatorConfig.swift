@@ -1,0 +1,91 @@
+import CordonShared
+import Foundation
+
+/// `coordinator.yaml`: where the coordinator keeps its state, where it listens, its limits.
+///
+/// ```yaml
+/// stateDir: /var/lib/cordon
+/// listen:
+///   host: 0.0.0.0
+///   port: 8443
+/// maxBodySize: 16MiB
+/// agentCertificateLifetime: 30d
+/// operatorCertificateLifetime: 365d
+/// ```
+public struct CoordinatorConfig: Codable, Sendable, Equatable {
+    public struct Listen: Codable, Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public init(host: String = "0.0.0.0", port: Int = 8443) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public var stateDir: String
+    public var listen: Listen
+    public var maxBodySize: ConfigByteSize
+    public var agentCertificateLifetime: ConfigDuration
+    public var operatorCertificateLifetime: ConfigDuration
+    /// How long a task long-poll is held open before it answers "nothing yet".
+    public var longPollTimeout: ConfigDuration
+
+    public init(stateDir: String = "/var/lib/cordon", listen: Listen = .init(), maxBodySize: ConfigByteSize = .init(bytes: 16 << 20),
+                agentCertificateLifetime: ConfigDuration = .init(seconds: 30 * 86400),
+                operatorCertificateLifetime: ConfigDuration = .init(seconds: 365 * 86400),
+                longPollTimeout: ConfigDuration = .init(seconds: 25)) {
+        self.stateDir = stateDir
+        self.listen = listen
+        self.maxBodySize = maxBodySize
+        self.agentCertificateLifetime = agentCertificateLifetime
+        self.operatorCertificateLifetime = operatorCertificateLifetime
+        self.longPollTimeout = longPollTimeout
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stateDir, listen, maxBodySize, agentCertificateLifetime, operatorCertificateLifetime, longPollTimeout
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let defaults = CoordinatorConfig()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        stateDir = try c.decodeIfPresent(String.self, forKey: .stateDir) ?? defaults.stateDir
+        if let listen = try c.decodeIfPresent(PartialListen.self, forKey: .listen) {
+            self.listen = Listen(host: listen.host ?? defaults.listen.host, port: listen.port ?? defaults.listen.port)
+        } else {
+            self.listen = defaults.listen
+        }
+        maxBodySize = try c.decodeIfPresent(ConfigByteSize.self, forKey: .maxBodySize) ?? defaults.maxBodySize
+        agentCertificateLifetime = try c.decodeIfPresent(ConfigDuration.self, forKey: .agentCertificateLifetime) ?? defaults.agentCertificateLifetime
+        operatorCertificateLifetime = try c.decodeIfPresent(ConfigDuration.self, forKey: .operatorCertificateLifetime) ?? defaults.operatorCertificateLifetime
+        longPollTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .longPollTimeout) ?? defaults.longPollTimeout
+    }
+
+    private struct PartialListen: Codable {
+        var host: String?
+        var port: Int?
+    }
+
+    static let schema = ConfigSchema.mapping([
+        "stateDir": .scalar,
+        "listen": .mapping(["host": .scalar, "port": .scalar]),
+        "maxBodySize": .scalar,
+        "agentCertificateLifetime": .scalar,
+        "operatorCertificateLifetime": .scalar,
+        "longPollTimeout": .scalar,
+    ])
+
+    public static func load(path: String) throws -> CoordinatorConfig {
+        let config = try ConfigFile.load(CoordinatorConfig.self, path: path, schema: schema)
+        try config.validate(origin: path)
+        return config
+    }
+
+    public func validate(origin: String) throws {
+        guard (0...65535).contains(listen.port) else { throw CordonError.invalidArgument("\(origin): listen.port must be 0-65535") }
+        guard maxBodySize.bytes >= 1024 else { throw CordonError.invalidArgument("\(origin): maxBodySize must be at least 1KiB") }
+        guard agentCertificateLifetime.seconds >= 60 else { throw CordonError.invalidArgument("\(origin): agentCertificateLifetime must be at least 60s") }
+        guard operatorCertificateLifetime.seconds >= 60 else { throw CordonError.invalidArgument("\(origin): operatorCertificateLifetime must be at least 60s") }
+        guard (1...300).contains(longPollTimeout.seconds) else { throw CordonError.invalidArgument("\(origin): longPollTimeout must be 1s-300s") }
+    }
+}

@@ -1,0 +1,79 @@
+import CordonShared
+import Foundation
+import GRDB
+
+extension CoordinatorDatabase {
+    /// Records a heartbeat: the agent is alive, with its intervals and spool depth.
+    public func recordHeartbeat(agentID: String, heartbeat: Heartbeat, now: Date = Date()) throws {
+        try write { db in
+            guard var agent = try AgentRecord.fetchOne(db, key: agentID) else { throw CoordinatorError.notFound("no agent \(agentID)") }
+            agent.lastSeenAt = now
+            agent.heartbeatInterval = min(max(heartbeat.heartbeatInterval, 1), 86400)
+            agent.reportInterval = min(max(heartbeat.reportInterval, 1), 7 * 86400)
+            agent.spoolDepth = max(0, heartbeat.spoolDepth)
+            agent.agentVersion = String(heartbeat.agentVersion.prefix(64))
+            try agent.update(db)
+        }
+    }
+
+    /// Marks an agent revoked, and every certificate it holds: the coordinator refuses them
+    /// from the next request on.
+    public func revokeAgent(id: String, actor: String, now: Date = Date()) throws -> RevokeResponse {
+        try write { db in
+            guard var agent = try AgentRecord.fetchOne(db, key: id) else { throw CoordinatorError.notFound("no agent with ID \(id)") }
+            if let at = agent.revokedAt { return RevokeResponse(agentID: id, revokedAt: at, alreadyRevoked: true) }
+            agent.revokedAt = now
+            try agent.update(db)
+            try db.execute(sql: "UPDATE issuedCertificate SET revokedAt = ? WHERE role = 'agent' AND subject = ? AND revokedAt IS NULL",
+                           arguments: [now, id])
+            try Self.audit(db, at: now, actor: actor, action: "agent.revoke", target: "agent:\(id)",
+                           detail: "segment \(agent.segment), host \(agent.hostname)")
+            return RevokeResponse(agentID: id, revokedAt: now, alreadyRevoked: false)
+        }
+    }
+
+    public func agentSummaries(now: Date = Date()) throws -> [AgentSummary] {
+        try read { db in
+            try AgentRecord.order(Column("segment"), Column("hostname"), Column("id")).fetchAll(db).map { Self.summary($0, now: now) }
+        }
+    }
+
+    public func agentDetail(id: String, now: Date = Date()) throws -> AgentDetail? {
+        try read { db in
+            guard let agent = try AgentRecord.fetchOne(db, key: id) else { return nil }
+            let count = try ReportRecord.filter(Column("agentID") == id).fetchCount(db)
+            let facts = agent.factsJSON.flatMap { try? CordonJSON.decode(AgentFacts.self, from: $0) }
+            return AgentDetail(agent: Self.summary(agent, now: now), facts: facts, reportCount: count)
+        }
+    }
+
+    public func fleetStatus(now: Date = Date()) throws -> FleetStatus {
+        let agents = try agentSummaries(now: now)
+        var segments: [String: SegmentStatus] = [:]
+        for agent in agents {
+            var segment = segments[agent.segment] ?? SegmentStatus(name: agent.segment, agents: [:], lastReportAt: nil, spoolDropped: 0)
+            segment.agents[agent.state, default: 0] += 1
+            if let at = agent.lastReportAt, at > (segment.lastReportAt ?? .distantPast) { segment.lastReportAt = at }
+            segment.spoolDropped += agent.spoolDroppedTotal
+            segments[agent.segment] = segment
+        }
+        return FleetStatus(generatedAt: now, segments: segments.values.sorted { $0.name < $1.name }, agents: agents)
+    }
+
+    /// Online within two heartbeat intervals, late within six, else offline.
+    static func state(of agent: AgentRecord, now: Date) -> AgentState {
+        if agent.revokedAt != nil { return .revoked }
+        guard let seen = agent.lastSeenAt else { return .offline }
+        let age = now.timeIntervalSince(seen)
+        if age <= 2 * agent.heartbeatInterval + 5 { return .online }
+        if age <= 6 * agent.heartbeatInterval + 5 { return .late }
+        return .offline
+    }
+
+    static func summary(_ agent: AgentRecord, now: Date) -> AgentSummary {
+        AgentSummary(id: agent.id, segment: agent.segment, hostname: agent.hostname, state: state(of: agent, now: now),
+                     agentVersion: agent.agentVersion, enrolledAt: agent.enrolledAt, lastSeenAt: agent.lastSeenAt,
+                     lastReportAt: agent.lastReportAt, heartbeatInterval: agent.heartbeatInterval, spoolDepth: agent.spoolDepth,
+                     spoolDroppedTotal: agent.spoolDroppedTotal, certificateNotAfter: agent.certificateNotAfter, revokedAt: agent.revokedAt)
+    }
+}

@@ -1,0 +1,104 @@
+import CordonShared
+import Foundation
+import GRDB
+import Logging
+
+/// The one type that owns the coordinator's SQL.
+///
+/// It wraps `any DatabaseWriter` (a `DatabasePool` in WAL mode on disk, a `DatabaseQueue` in
+/// memory for tests), runs the append-only migrations once at open, and offers one write
+/// method per intent, each a single transaction. Nothing outside this type writes SQL, so a
+/// PostgreSQL backend can replace it behind the same methods.
+public final class CoordinatorDatabase: Sendable {
+    let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the database file in WAL mode and migrates it.
+    public static func open(path: String) throws -> CoordinatorDatabase {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            return try CoordinatorDatabase(writer: pool)
+        } catch let error as DatabaseError {
+            throw CoordinatorError.storage("cannot open the database \(path): \(error.message ?? error.description)")
+        }
+    }
+
+    /// An empty in-memory database, for tests.
+    public static func inMemory() throws -> CoordinatorDatabase {
+        try CoordinatorDatabase(writer: DatabaseQueue())
+    }
+
+    init(writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Self.migrator.migrate(writer)
+    }
+
+    /// The migrations, in order. Never edit a released migration: add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-core") { db in
+            try db.create(table: "enrollmentToken") { t in
+                t.primaryKey("id", .text)
+                t.column("hash", .text).notNull().unique()
+                t.column("segment", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("expiresAt", .datetime).notNull()
+                t.column("usesLeft", .integer).notNull()
+                t.column("createdBy", .text).notNull()
+            }
+            try db.create(table: "agent") { t in
+                t.primaryKey("id", .text)
+                t.column("segment", .text).notNull().indexed()
+                t.column("hostname", .text).notNull()
+                t.column("agentVersion", .text).notNull()
+                t.column("enrolledAt", .datetime).notNull()
+                t.column("tokenID", .text).notNull()
+                t.column("certificateNotAfter", .datetime).notNull()
+                t.column("lastSeenAt", .datetime)
+                t.column("lastReportAt", .datetime)
+                t.column("heartbeatInterval", .double).notNull().defaults(to: 30)
+                t.column("reportInterval", .double).notNull().defaults(to: 300)
+                t.column("spoolDepth", .integer).notNull().defaults(to: 0)
+                t.column("spoolDroppedTotal", .integer).notNull().defaults(to: 0)
+                t.column("revokedAt", .datetime)
+                t.column("factsJSON", .blob)
+            }
+            try db.create(table: "operator") { t in
+                t.primaryKey("name", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("revokedAt", .datetime)
+            }
+            // Every client certificate the CA issued, so that a request is accepted only from a
+            // certificate the coordinator knows and has not revoked.
+            try db.create(table: "issuedCertificate") { t in
+                t.primaryKey("serial", .text)
+                t.column("role", .text).notNull()
+                t.column("subject", .text).notNull().indexed()
+                t.column("issuedAt", .datetime).notNull()
+                t.column("notAfter", .datetime).notNull()
+                t.column("revokedAt", .datetime)
+            }
+            try db.create(table: "report") { t in
+                t.primaryKey("id", .text)
+                t.column("agentID", .text).notNull().indexed().references("agent")
+                t.column("createdAt", .datetime).notNull()
+                t.column("receivedAt", .datetime).notNull()
+                t.column("spoolDropped", .integer).notNull()
+                t.column("bodyJSON", .blob).notNull()
+            }
+            try db.create(table: "auditLog") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("at", .datetime).notNull().indexed()
+                t.column("actor", .text).notNull()
+                t.column("action", .text).notNull()
+                t.column("target", .text).notNull()
+                t.column("detail", .text).notNull()
+            }
+        }
+        return migrator
+    }
+}

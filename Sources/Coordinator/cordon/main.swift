@@ -1,0 +1,17 @@
+import ArgumentParser
+import CordonCoordinator
+import CordonDemo
+import CordonShared
+
+@main
+struct CordonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cordon",
+        abstract: "Cordon's coordinator and operator CLI: contain a worm outbreak across a segmented network.",
+        discussion: "Run `cordon demo` to see a whole fleet on loopback in a few seconds.",
+        version: CordonVersion.current,
+        subcommands: [
+            InitCommand.self, ServeCommand.self, StatusCommand.self, AgentsCommand.self, TokensCommand.self,
+            OperatorsCommand.self, AuditCommand.self, DemoCommand.self,
+        ])
+}

@@ -1,0 +1,24 @@
+/// The body of every error response: a stable machine code and a sentence for a person.
+public struct APIErrorBody: Codable, Sendable, Equatable {
+    public var error: String
+    public var message: String
+
+    public init(error: String, message: String) {
+        self.error = error
+        self.message = message
+    }
+}
+
+/// The error codes the coordinator answers with.
+public enum APIErrorCode {
+    public static let badRequest = "bad_request"
+    public static let tooLarge = "body_too_large"
+    public static let unsupportedProtocol = "unsupported_protocol_version"
+    public static let certificateRequired = "client_certificate_required"
+    public static let forbidden = "forbidden"
+    public static let revoked = "certificate_revoked"
+    public static let invalidToken = "invalid_token"
+    public static let notFound = "not_found"
+    public static let conflict = "conflict"
+    public static let internalError = "internal_error"
+}

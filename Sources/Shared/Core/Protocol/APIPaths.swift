@@ -1,0 +1,19 @@
+/// The coordinator's HTTP routes, all under `/v1`.
+///
+/// Only the `enroll` routes answer without a client certificate. `agent` routes take an agent
+/// certificate, `operator` routes an operator certificate; neither can pose as the other.
+public enum APIPath {
+    // Enrollment (no client certificate).
+    public static let enrollCA = "/v1/enroll/ca"
+    public static let enroll = "/v1/enroll"
+    // Agent routes.
+    public static let renew = "/v1/renew"
+    public static let heartbeat = "/v1/heartbeat"
+    public static let reports = "/v1/reports"
+    public static let agentConfig = "/v1/agent/config"
+    // Operator routes.
+    public static let status = "/v1/status"
+    public static let agents = "/v1/agents"
+    public static let tokens = "/v1/tokens"
+    public static let audit = "/v1/audit"
+}

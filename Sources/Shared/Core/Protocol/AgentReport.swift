@@ -1,0 +1,62 @@
+import Foundation
+
+/// One report from an agent. Ingest is idempotent by ``id``: a report delivered twice is
+/// stored once.
+public struct AgentReport: Codable, Sendable, Equatable {
+    /// Unique per report (a UUID), chosen by the agent when it makes the report.
+    public var id: String
+    public var protocolVersion: ProtocolVersion
+    public var createdAt: Date
+    /// Reports the agent's spool dropped (oldest first, when full) since the last one the
+    /// coordinator acknowledged.
+    public var spoolDropped: Int
+    public var facts: AgentFacts
+
+    public init(id: String = UUID().uuidString.lowercased(), protocolVersion: ProtocolVersion = .current,
+                createdAt: Date, spoolDropped: Int = 0, facts: AgentFacts) {
+        self.id = id
+        self.protocolVersion = protocolVersion
+        self.createdAt = createdAt
+        self.spoolDropped = spoolDropped
+        self.facts = facts
+    }
+
+    /// Bounds a coordinator enforces on a report's identifiers.
+    public static func isValidID(_ id: String) -> Bool {
+        (8...64).contains(id.utf8.count) && id.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || c == 0x2D
+        }
+    }
+}
+
+/// What an agent says about the jump host it runs on.
+public struct AgentFacts: Codable, Sendable, Equatable {
+    public var hostname: String
+    /// `PRETTY_NAME` from os-release.
+    public var osRelease: String
+    public var kernel: String
+    public var agentVersion: String
+    public var uptimeSeconds: Double
+    public var addresses: [String]
+
+    public init(hostname: String, osRelease: String, kernel: String, agentVersion: String, uptimeSeconds: Double, addresses: [String]) {
+        self.hostname = hostname
+        self.osRelease = osRelease
+        self.kernel = kernel
+        self.agentVersion = agentVersion
+        self.uptimeSeconds = uptimeSeconds
+        self.addresses = addresses
+    }
+}
+
+/// The coordinator's acknowledgement, sent only after the report is committed.
+public struct ReportAck: Codable, Sendable, Equatable {
+    public var reportID: String
+    /// True when the report had already been stored (a redelivery); it was not stored again.
+    public var duplicate: Bool
+
+    public init(reportID: String, duplicate: Bool) {
+        self.reportID = reportID
+        self.duplicate = duplicate
+    }
+}

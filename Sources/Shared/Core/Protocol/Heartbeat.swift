@@ -1,0 +1,39 @@
+import Foundation
+
+/// `POST /v1/heartbeat`: the agent is alive, and how often it means to say so.
+public struct Heartbeat: Codable, Sendable, Equatable {
+    public var sentAt: Date
+    public var agentVersion: String
+    /// Seconds between heartbeats; the coordinator judges online/late/offline against it.
+    public var heartbeatInterval: Double
+    public var reportInterval: Double
+    public var spoolDepth: Int
+    public var spoolDropped: Int
+
+    public init(sentAt: Date, agentVersion: String, heartbeatInterval: Double, reportInterval: Double, spoolDepth: Int, spoolDropped: Int) {
+        self.sentAt = sentAt
+        self.agentVersion = agentVersion
+        self.heartbeatInterval = heartbeatInterval
+        self.reportInterval = reportInterval
+        self.spoolDepth = spoolDepth
+        self.spoolDropped = spoolDropped
+    }
+}
+
+public struct HeartbeatResponse: Codable, Sendable, Equatable {
+    public var serverTime: Date
+    public init(serverTime: Date) { self.serverTime = serverTime }
+}
+
+/// `GET /v1/agent/config`: what the coordinator knows of the agent (also a reachability check).
+public struct AgentRemoteConfig: Codable, Sendable, Equatable {
+    public var agentID: String
+    public var segment: String
+    public var serverTime: Date
+
+    public init(agentID: String, segment: String, serverTime: Date) {
+        self.agentID = agentID
+        self.segment = segment
+        self.serverTime = serverTime
+    }
+}

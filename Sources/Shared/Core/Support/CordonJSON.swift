@@ -1,0 +1,88 @@
+import Foundation
+
+/// The JSON encoder and decoder every Cordon component uses on the wire and in storage.
+///
+/// Dates are ISO 8601 with fractional seconds (decoding also takes them without), keys are
+/// sorted so that the same value always encodes to the same bytes (signatures rely on it).
+public enum CordonJSON {
+    public static func encoder(pretty: Bool = false) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(CordonTime.format(date))
+        }
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = CordonTime.parse(text) else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "expected an ISO 8601 date, got \(text.prefix(40).debugDescription)")
+            }
+            return date
+        }
+        return decoder
+    }
+
+    public static func encode<T: Encodable>(_ value: T, pretty: Bool = false) throws -> Data {
+        try encoder(pretty: pretty).encode(value)
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        try decoder().decode(type, from: data)
+    }
+
+    /// A one-line, human description of a decoding failure that names the field and the problem.
+    public static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        func path(_ context: DecodingError.Context) -> String {
+            let p = context.codingPath.map { key in key.intValue.map { "[\($0)]" } ?? key.stringValue }
+                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+            return p.isEmpty ? "the body" : "'\(p)'"
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = context.codingPath.isEmpty ? "" : " in \(path(context))"
+            return "missing field '\(key.stringValue)'\(parent)"
+        case .typeMismatch(let type, let context):
+            return "wrong type for \(path(context)): expected \(typeName(type))"
+        case .valueNotFound(let type, let context):
+            return "null for \(path(context)): expected \(typeName(type))"
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "malformed JSON: \(context.debugDescription)" }
+            return "invalid value for \(path(context)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        return switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type, is UInt16.Type, is UInt64.Type, is Int32.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "a boolean"
+        default:
+            String(describing: type).hasPrefix("Array") ? "an array"
+                : String(describing: type).hasPrefix("Dictionary") ? "an object" : String(describing: type)
+        }
+    }
+}
+
+/// Timestamps in Cordon's one textual form: ISO 8601, UTC, milliseconds.
+public enum CordonTime {
+    public static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        guard text.utf8.count <= 40 else { return nil }
+        if let d = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return d }
+        return try? Date.ISO8601FormatStyle().parse(text)
+    }
+}
