@@ -106,7 +106,14 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["CordonShared", "CordonCodecs"]),
         .testTarget(name: "AgentTests", dependencies: ["CordonAgent", "CordonDemo"], exclude: ["Fixtures"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["CordonCoordinator"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["CordonCoordinator", "CordonAgent", "CordonDemo"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "CordonCoordinator", "CordonAgent", "CordonDemo", "CordonTransport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .testTarget(name: "LabTests", dependencies: ["CordonCoordinator", "CordonAgent", "CordonDemo"]),
     ],
     swiftLanguageModes: [.v6]

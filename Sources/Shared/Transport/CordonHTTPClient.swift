@@ -26,6 +26,8 @@ public final class CordonHTTPClient: Sendable {
         configuration.timeout = .init(connect: connectTimeout, read: requestTimeout)
         configuration.redirectConfiguration = .disallow
         configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        // Fail fast when the coordinator is down: the agent has its own backoff and spool.
+        configuration.connectionPool.retryConnectionEstablishment = false
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.requestTimeout = requestTimeout
         self.maxResponseBytes = maxResponseBytes

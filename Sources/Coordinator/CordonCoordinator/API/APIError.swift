@@ -41,6 +41,9 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return try error.response(from: request, context: context)
+        } catch is NIOTooManyBytesError {
+            return try APIError(.contentTooLarge, code: APIErrorCode.tooLarge, "request body larger than this coordinator accepts")
+                .response(from: request, context: context)
         } catch let error as HTTPError {
             let code: String
             switch error.status {

@@ -1,0 +1,212 @@
+@testable import CordonCoordinator
+import CordonShared
+import Foundation
+import Testing
+
+@Suite struct EnrollmentStorageTests {
+    let db = try! CoordinatorDatabase.inMemory()
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func cert(_ serial: String = UUID().uuidString) -> IssuedCertificate {
+        IssuedCertificate(serial: serial, notAfter: t0.addingTimeInterval(86400), pem: "PEM")
+    }
+
+    @Test func aTokenEnrollsOnceAndIsStoredHashed() throws {
+        let token = try db.createToken(segment: "dmz", ttl: 3600, uses: 1, actor: "operator:alice", now: t0)
+        #expect(token.token.hasPrefix("ct_"))
+        let stored = try db.read { try EnrollmentTokenRecord.fetchAll($0) }
+        #expect(stored.count == 1)
+        #expect(stored[0].hash != token.token && !stored[0].hash.contains(token.token.dropFirst(3)))
+
+        var issuedFor: [(String, String)] = []
+        let first = try db.enroll(token: token.token, hostname: "jump-1", agentVersion: "0.1.0", now: t0) { id, segment in
+            issuedFor.append((id, segment))
+            return cert()
+        }
+        guard case .enrolled(let agentID, let segment, _) = first else { Issue.record("not enrolled: \(first)"); return }
+        #expect(segment == "dmz")
+        #expect(issuedFor.map(\.0) == [agentID])
+
+        let second = try db.enroll(token: token.token, hostname: "jump-2", agentVersion: "0.1.0", now: t0) { _, _ in cert() }
+        guard case .refused(.exhausted) = second else { Issue.record("reuse not refused: \(second)"); return }
+        #expect(try db.agentSummaries(now: t0).count == 1)
+    }
+
+    @Test func expiredAndUnknownTokensAreRefusedAndChangeNothing() throws {
+        let token = try db.createToken(segment: "dmz", ttl: 60, uses: 5, actor: "t", now: t0)
+        let late = try db.enroll(token: token.token, hostname: "h", agentVersion: "v", now: t0.addingTimeInterval(61)) { _, _ in cert() }
+        guard case .refused(.expired) = late else { Issue.record("expired token accepted"); return }
+        let unknown = try db.enroll(token: "ct_nope", hostname: "h", agentVersion: "v", now: t0) { _, _ in cert() }
+        guard case .refused(.unknown) = unknown else { Issue.record("unknown token accepted"); return }
+        #expect(try db.agentSummaries(now: t0).isEmpty)
+        #expect(try db.read { try EnrollmentTokenRecord.fetchOne($0)?.usesLeft } == 5)
+    }
+
+    @Test func aFailedSigningLeavesTheTokenUnused() throws {
+        let token = try db.createToken(segment: "dmz", ttl: 60, uses: 1, actor: "t", now: t0)
+        #expect(throws: CordonError.self) {
+            _ = try db.enroll(token: token.token, hostname: "h", agentVersion: "v", now: t0) { _, _ in throw CordonError.invalidSignature("bad csr") }
+        }
+        let retry = try db.enroll(token: token.token, hostname: "h", agentVersion: "v", now: t0) { _, _ in cert() }
+        guard case .enrolled = retry else { Issue.record("token was consumed by a failed enrollment"); return }
+    }
+
+    @Test func tokenLimitsAreChecked() {
+        #expect(throws: CoordinatorError.token) { try db.createToken(segment: "dmz", ttl: 0, uses: 1, actor: "t") }
+        #expect(throws: CoordinatorError.token) { try db.createToken(segment: "dmz", ttl: 60, uses: 0, actor: "t") }
+        #expect(throws: CordonError.invalidArgument) { try db.createToken(segment: "no spaces", ttl: 60, uses: 1, actor: "t") }
+    }
+
+    @Test func revocationIsCheckedPerCertificateAndPerAgent() throws {
+        let token = try db.createToken(segment: "dmz", ttl: 60, uses: 1, actor: "t", now: t0)
+        let outcome = try db.enroll(token: token.token, hostname: "h", agentVersion: "v", now: t0) { _, _ in cert("serial-1") }
+        guard case .enrolled(let agentID, _, _) = outcome else { Issue.record("not enrolled"); return }
+        let identity = CordonIdentity(role: .agent, id: agentID, segment: "dmz")
+        #expect(try db.access(serial: "serial-1", identity: identity) == .allowed)
+        // The serial must belong to that subject and role.
+        #expect(try db.access(serial: "serial-1", identity: .init(role: .operator, id: agentID)) == .unknownCertificate)
+        #expect(try db.access(serial: "serial-2", identity: identity) == .unknownCertificate)
+        try db.recordRenewal(agentID: agentID, certificate: cert("serial-2"), now: t0)
+        #expect(try db.access(serial: "serial-2", identity: identity) == .allowed)
+
+        let revoked = try db.revokeAgent(id: agentID, actor: "operator:alice", now: t0)
+        #expect(!revoked.alreadyRevoked)
+        #expect(try db.access(serial: "serial-1", identity: identity) == .revoked)
+        #expect(try db.access(serial: "serial-2", identity: identity) == .revoked)
+        #expect(try db.revokeAgent(id: agentID, actor: "operator:alice", now: t0).alreadyRevoked)
+        #expect(throws: CoordinatorError.notFound) { try db.revokeAgent(id: "agt-missing", actor: "x") }
+        #expect(try db.fleetStatus(now: t0).agents.first?.state == .revoked)
+    }
+
+    @Test func operatorsAreUniqueAndRevocable() throws {
+        try db.addOperator(name: "alice", certificate: cert("op-1"), actor: "local:root", now: t0)
+        #expect(throws: CoordinatorError.conflict) { try db.addOperator(name: "alice", certificate: cert("op-2"), actor: "local:root") }
+        let alice = CordonIdentity(role: .operator, id: "alice")
+        #expect(try db.access(serial: "op-1", identity: alice) == .allowed)
+        #expect(try db.revokeOperator(name: "alice", actor: "local:root"))
+        #expect(try db.access(serial: "op-1", identity: alice) == .revoked)
+        #expect(try !db.revokeOperator(name: "alice", actor: "local:root"))
+    }
+
+    @Test func everyOperatorActionIsAudited() throws {
+        let token = try db.createToken(segment: "dmz", ttl: 60, uses: 1, actor: "operator:alice", now: t0)
+        guard case .enrolled(let agentID, _, _) = try db.enroll(token: token.token, hostname: "h", agentVersion: "v", now: t0, issue: { _, _ in cert() })
+        else { Issue.record("not enrolled"); return }
+        _ = try db.revokeAgent(id: agentID, actor: "operator:bob", now: t0)
+        let entries = try db.auditEntries()
+        #expect(entries.map(\.action) == ["token.create", "agent.enroll", "agent.revoke"])
+        #expect(entries.map(\.actor) == ["operator:alice", "agent:\(agentID)", "operator:bob"])
+        #expect(!entries[0].detail.contains(token.token), "the token secret is never logged")
+    }
+}
+
+@Suite struct ReportStorageTests {
+    let db = try! CoordinatorDatabase.inMemory()
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+    static let facts = AgentFacts(hostname: "jump", osRelease: "Debian 12", kernel: "6.1", agentVersion: "0.1.0", uptimeSeconds: 5, addresses: [])
+
+    func enrolledAgent(segment: String = "dmz") throws -> String {
+        let token = try db.createToken(segment: segment, ttl: 60, uses: 1, actor: "t", now: t0)
+        guard case .enrolled(let id, _, _) = try db.enroll(token: token.token, hostname: "h-\(segment)", agentVersion: "v", now: t0, issue: { _, _ in
+            IssuedCertificate(serial: UUID().uuidString, notAfter: t0.addingTimeInterval(3600), pem: "") })
+        else { throw CoordinatorError.token("no") }
+        return id
+    }
+
+    @Test func aReportDeliveredTwiceIsStoredOnce() throws {
+        let agent = try enrolledAgent()
+        let report = AgentReport(createdAt: t0, spoolDropped: 2, facts: Self.facts)
+        let body = try CordonJSON.encode(report)
+        #expect(try db.ingest(report: report, body: body, agentID: agent, now: t0).duplicate == false)
+        #expect(try db.ingest(report: report, body: body, agentID: agent, now: t0).duplicate == true)
+        #expect(try db.reportCount(agentID: agent) == 1)
+        #expect(try db.agentDetail(id: agent, now: t0)?.agent.spoolDroppedTotal == 2, "drops are counted once per report")
+        #expect(try db.agentDetail(id: agent, now: t0)?.facts == Self.facts)
+    }
+
+    @Test func anotherAgentCannotReuseAReportID() throws {
+        let a = try enrolledAgent(segment: "a"), b = try enrolledAgent(segment: "b")
+        let report = AgentReport(createdAt: t0, facts: Self.facts)
+        _ = try db.ingest(report: report, body: try CordonJSON.encode(report), agentID: a, now: t0)
+        #expect(throws: CoordinatorError.conflict) { try db.ingest(report: report, body: Data(), agentID: b, now: t0) }
+        #expect(try db.reportCount(agentID: b) == 0)
+    }
+
+    @Test func statesFollowLastContactAgainstTheInterval() throws {
+        let agent = try enrolledAgent()
+        try db.recordHeartbeat(agentID: agent, heartbeat: Heartbeat(sentAt: t0, agentVersion: "v", heartbeatInterval: 10, reportInterval: 60, spoolDepth: 3, spoolDropped: 0), now: t0)
+        func state(after seconds: Double) throws -> AgentState? { try db.fleetStatus(now: t0.addingTimeInterval(seconds)).agents.first?.state }
+        #expect(try state(after: 5) == .online)
+        #expect(try state(after: 24) == .online)
+        #expect(try state(after: 40) == .late)
+        #expect(try state(after: 66) == .offline)
+        let status = try db.fleetStatus(now: t0)
+        #expect(status.segments.map(\.name) == ["dmz"])
+        #expect(status.segments[0].count(.online) == 1)
+        #expect(status.agents[0].spoolDepth == 3)
+    }
+
+    @Test func statusGroupsBySegmentAndCountsDrops() throws {
+        let a = try enrolledAgent(segment: "office"), b = try enrolledAgent(segment: "dmz"), c = try enrolledAgent(segment: "dmz")
+        for (agent, dropped) in [(a, 1), (b, 4), (c, 0)] {
+            let report = AgentReport(createdAt: t0, spoolDropped: dropped, facts: Self.facts)
+            _ = try db.ingest(report: report, body: try CordonJSON.encode(report), agentID: agent, now: t0)
+        }
+        let status = try db.fleetStatus(now: t0)
+        #expect(status.segments.map(\.name) == ["dmz", "office"])
+        #expect(status.segments.map(\.spoolDropped) == [4, 1])
+        #expect(status.segments[0].count(.online) == 2)
+        #expect(status.segments[0].lastReportAt == t0)
+    }
+}
+
+@Suite struct StateDirTests {
+    @Test func initCreatesPrivateKeysAndRefusesToRunTwice() throws {
+        let dir = NSTemporaryDirectory() + "cordon-init-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let stateDir = CoordinatorStateDir(dir)
+        let result = try stateDir.initialize(name: "cordon.test", extraNames: ["198.18.0.1", "cordon.test"])
+        #expect(result.serverNames == ["cordon.test", "198.18.0.1"])
+        for key in [stateDir.caKey, stateDir.serverKey, stateDir.taskSigningKey, stateDir.escrowKey] {
+            #expect(SecureFile.mode(of: key) == 0o600, "\(key)")
+        }
+        #expect(SecureFile.mode(of: dir) == 0o700)
+        #expect(try stateDir.loadCA().fingerprint == result.caFingerprint)
+        _ = try stateDir.loadTaskSigningKey()
+        _ = try stateDir.loadEscrowKey()
+        let before = try SecureFile.read(stateDir.caKey)
+        #expect(throws: CoordinatorError.stateDir) { try stateDir.initialize(name: "other", extraNames: []) }
+        #expect(try SecureFile.read(stateDir.caKey) == before, "a second init changes nothing")
+    }
+
+    @Test func uninitializedDirectoryIsAClearError() {
+        do {
+            _ = try CoordinatorStateDir("/nonexistent/cordon").loadCA()
+            Issue.record("loaded a CA from nowhere")
+        } catch let error as CoordinatorError {
+            #expect(error.reason.contains("cordon init"))
+        } catch { Issue.record("\(error)") }
+    }
+}
+
+@Suite struct ConfigTests {
+    @Test func defaultsAndOverrides() throws {
+        let path = NSTemporaryDirectory() + "coord-\(UUID().uuidString).yaml"
+        try "stateDir: /tmp/x\nlisten:\n  port: 9443\nmaxBodySize: 1MiB\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        let config = try CoordinatorConfig.load(path: path)
+        #expect(config.listen.port == 9443)
+        #expect(config.listen.host == "0.0.0.0")
+        #expect(config.maxBodySize.bytes == 1 << 20)
+        #expect(config.agentCertificateLifetime.seconds == 30 * 86400)
+    }
+
+    @Test func badConfigsAreRefused() throws {
+        for yaml in ["listen:\n  port: 70000\n", "maxBodySize: 12\n", "stateDir: /x\nport: 1\n", "agentCertificateLifetime: 1s\n"] {
+            let path = NSTemporaryDirectory() + "coord-\(UUID().uuidString).yaml"
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            defer { unlink(path) }
+            #expect(throws: CordonError.invalidArgument, "\(yaml)") { try CoordinatorConfig.load(path: path) }
+        }
+    }
+}
