@@ -31,11 +31,13 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     /// Renew the certificate when less than this fraction of its lifetime is left.
     public var renewAtFraction: Double
     public var spool: Spool
+    /// The segment scan; none when the config has no `scan:` section.
+    public var scan: ScanConfig?
 
     public init(stateDir: String = "/var/lib/cordon-agent", coordinator: String? = nil,
                 heartbeatInterval: ConfigDuration = .init(seconds: 30), reportInterval: ConfigDuration = .init(seconds: 300),
                 jitter: Double = 0.1, maxBackoff: ConfigDuration = .init(seconds: 300), renewAtFraction: Double = 1.0 / 3.0,
-                spool: Spool = .init()) {
+                spool: Spool = .init(), scan: ScanConfig? = nil) {
         self.stateDir = stateDir
         self.coordinator = coordinator
         self.heartbeatInterval = heartbeatInterval
@@ -44,10 +46,11 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         self.maxBackoff = maxBackoff
         self.renewAtFraction = renewAtFraction
         self.spool = spool
+        self.scan = scan
     }
 
     enum CodingKeys: String, CodingKey {
-        case stateDir, coordinator, heartbeatInterval, reportInterval, jitter, maxBackoff, renewAtFraction, spool
+        case stateDir, coordinator, heartbeatInterval, reportInterval, jitter, maxBackoff, renewAtFraction, spool, scan
     }
 
     public init(from decoder: any Decoder) throws {
@@ -61,6 +64,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         maxBackoff = try c.decodeIfPresent(ConfigDuration.self, forKey: .maxBackoff) ?? d.maxBackoff
         renewAtFraction = try c.decodeIfPresent(Double.self, forKey: .renewAtFraction) ?? d.renewAtFraction
         spool = try c.decodeIfPresent(Spool.self, forKey: .spool) ?? d.spool
+        scan = try c.decodeIfPresent(ScanConfig.self, forKey: .scan)
     }
 
     static var schema: ConfigSchema {
@@ -68,6 +72,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             "stateDir": .scalar, "coordinator": .scalar, "heartbeatInterval": .scalar, "reportInterval": .scalar,
             "jitter": .scalar, "maxBackoff": .scalar, "renewAtFraction": .scalar,
             "spool": .mapping(["maxSize": .scalar]),
+            "scan": ScanConfig.schema,
         ])
     }
 
@@ -90,5 +95,6 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         guard renewAtFraction > 0, renewAtFraction < 1 else { throw fail("renewAtFraction must be between 0 and 1") }
         guard spool.maxSize.bytes >= 64 * 1024 else { throw fail("spool.maxSize must be at least 64KiB") }
         if let coordinator, !coordinator.hasPrefix("https://") { throw fail("coordinator must be an https:// URL") }
+        try scan?.validate(origin: origin)
     }
 }

@@ -11,14 +11,17 @@ public struct AgentReport: Codable, Sendable, Equatable {
     /// coordinator acknowledged.
     public var spoolDropped: Int
     public var facts: AgentFacts
+    /// The latest segment scan, in the first report made after it finished.
+    public var scan: ScanReport?
 
     public init(id: String = UUID().uuidString.lowercased(), protocolVersion: ProtocolVersion = .current,
-                createdAt: Date, spoolDropped: Int = 0, facts: AgentFacts) {
+                createdAt: Date, spoolDropped: Int = 0, facts: AgentFacts, scan: ScanReport? = nil) {
         self.id = id
         self.protocolVersion = protocolVersion
         self.createdAt = createdAt
         self.spoolDropped = spoolDropped
         self.facts = facts
+        self.scan = scan
     }
 
     /// Bounds a coordinator enforces on a report's identifiers.
