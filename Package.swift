@@ -53,6 +53,17 @@ let package = Package(
             ],
             path: "Sources/Shared/Transport"
         ),
+        // Simulated worm-era hosts (SMB, IIS, backdoors, Conficker P2P) for `cordon demo` and the lab.
+        .target(
+            name: "CordonWormHosts",
+            dependencies: [
+                "CordonCodecs",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Shared/WormHosts"
+        ),
         .target(
             name: "CordonAgent",
             dependencies: [
@@ -95,7 +106,7 @@ let package = Package(
         .target(
             name: "CordonDemo",
             dependencies: [
-                "CordonCoordinator", "CordonAgent", "CordonTransport",
+                "CordonCoordinator", "CordonAgent", "CordonTransport", "CordonWormHosts",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Coordinator/CordonDemo"
@@ -104,7 +115,7 @@ let package = Package(
 
         .testTarget(name: "CodecsTests", dependencies: ["CordonCodecs"], exclude: ["Fixtures"]),
         .testTarget(name: "SharedTests", dependencies: ["CordonShared", "CordonCodecs"]),
-        .testTarget(name: "AgentTests", dependencies: ["CordonAgent", "CordonDemo"], exclude: ["Fixtures"]),
+        .testTarget(name: "AgentTests", dependencies: ["CordonAgent", "CordonDemo", "CordonWormHosts"], exclude: ["Fixtures"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["CordonCoordinator"]),
         .testTarget(
             name: "IntegrationTests",
@@ -114,7 +125,7 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
-        .testTarget(name: "LabTests", dependencies: ["CordonCoordinator", "CordonAgent", "CordonDemo"]),
+        .testTarget(name: "LabTests", dependencies: ["CordonCoordinator", "CordonAgent", "CordonDemo", "CordonWormHosts", "CordonTransport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,1 @@
+// Worm-era hosts simulators: see helper.
