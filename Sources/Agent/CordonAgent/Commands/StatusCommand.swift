@@ -1,12 +1,13 @@
 import ArgumentParser
 import CordonShared
+import CordonTransport
 import Foundation
 
 public struct AgentStatusCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show enrollment, coordinator reachability, last successful report and spool depth.",
-        discussion: "Exits 0 when enrolled and the coordinator answers, 3 when it does not, 6 when not enrolled.")
+        discussion: "Exits 0 when enrolled and the coordinator answers, 3 when it is unreachable, 4 when it refuses this agent (revoked), 6 when not enrolled.")
 
     @OptionGroup public var options: AgentConfigOptions
 
@@ -26,6 +27,8 @@ public struct AgentStatusCommand: AsyncParsableCommand {
         public var caFingerprint: String?
         public var certificateNotAfter: Date?
         public var reachable: Bool
+        /// The coordinator answered but refused this agent (revoked, unknown certificate).
+        public var refused: Bool
         public var reachabilityError: String?
         public var lastContactAt: Date?
         public var lastReportAt: Date?
@@ -42,7 +45,7 @@ public struct AgentStatusCommand: AsyncParsableCommand {
             let spool = FileManager.default.fileExists(atPath: stateDir.spoolDirectory)
                 ? try Spool(directory: stateDir.spoolDirectory, maxBytes: config.spool.maxSize.bytes) : nil
             let uplinkStatus = stateDir.loadStatus()
-            var output = Output(enrolled: stateDir.isEnrolled, reachable: false, lastContactAt: uplinkStatus.lastContactAt,
+            var output = Output(enrolled: stateDir.isEnrolled, reachable: false, refused: false, lastContactAt: uplinkStatus.lastContactAt,
                                 lastReportAt: uplinkStatus.lastReportAt, lastError: uplinkStatus.lastError,
                                 spoolDepth: spool?.depth ?? 0, spoolBytes: spool?.bytes ?? 0, spoolPendingDrops: spool?.pendingDrops ?? 0)
             if output.enrolled {
@@ -56,6 +59,9 @@ public struct AgentStatusCommand: AsyncParsableCommand {
                 do {
                     _ = try await uplink.remoteConfig(timeout: HumanDuration.seconds(timeout) ?? 5)
                     output.reachable = true
+                } catch let error as TransportError where error == .refused {
+                    output.refused = true
+                    output.reachabilityError = error.body?.message ?? error.reason
                 } catch {
                     output.reachabilityError = "\(error)"
                 }
@@ -67,6 +73,7 @@ public struct AgentStatusCommand: AsyncParsableCommand {
                 print(Self.render(output))
             }
             if !output.enrolled { throw ExitCode(AgentExit.notEnrolled) }
+            if output.refused { throw ExitCode(AgentExit.refused) }
             if !output.reachable { throw ExitCode(AgentExit.unreachable) }
         }
     }
@@ -78,7 +85,7 @@ public struct AgentStatusCommand: AsyncParsableCommand {
         }
         return """
             Enrolled:      yes, as \(o.agentID ?? "?") in segment \(o.segment ?? "?")
-            Coordinator:   \(o.coordinator ?? "?") (\(o.reachable ? "reachable" : "UNREACHABLE: \(o.reachabilityError ?? "")"))
+            Coordinator:   \(o.coordinator ?? "?") (\(o.reachable ? "reachable" : o.refused ? "REFUSED: \(o.reachabilityError ?? "")" : "UNREACHABLE: \(o.reachabilityError ?? "")"))
             CA:            \(o.caFingerprint ?? "?")
             Certificate:   valid until \(date(o.certificateNotAfter))
             Last contact:  \(date(o.lastContactAt))

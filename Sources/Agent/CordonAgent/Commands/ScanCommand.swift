@@ -1,0 +1,5 @@
+import ArgumentParser
+public struct ScanCommand: AsyncParsableCommand {
+    public init() {}
+    public func run() async throws {}
+}
