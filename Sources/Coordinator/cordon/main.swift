@@ -12,6 +12,7 @@ struct CordonCommand: AsyncParsableCommand {
         version: CordonVersion.current,
         subcommands: [
             InitCommand.self, ServeCommand.self, StatusCommand.self, AgentsCommand.self, TokensCommand.self,
+            HostsCommand.self, FindingsCommand.self, InventoryShowCommand.self, ChangesCommand.self,
             OperatorsCommand.self, AuditCommand.self, DemoCommand.self,
         ])
 }

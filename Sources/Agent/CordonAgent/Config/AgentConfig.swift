@@ -33,11 +33,13 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var spool: Spool
     /// The segment scan; none when the config has no `scan:` section.
     public var scan: ScanConfig?
+    /// The jump host's inventory; collected by default.
+    public var inventory: InventoryConfig
 
     public init(stateDir: String = "/var/lib/cordon-agent", coordinator: String? = nil,
                 heartbeatInterval: ConfigDuration = .init(seconds: 30), reportInterval: ConfigDuration = .init(seconds: 300),
                 jitter: Double = 0.1, maxBackoff: ConfigDuration = .init(seconds: 300), renewAtFraction: Double = 1.0 / 3.0,
-                spool: Spool = .init(), scan: ScanConfig? = nil) {
+                spool: Spool = .init(), scan: ScanConfig? = nil, inventory: InventoryConfig = .init()) {
         self.stateDir = stateDir
         self.coordinator = coordinator
         self.heartbeatInterval = heartbeatInterval
@@ -47,10 +49,11 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         self.renewAtFraction = renewAtFraction
         self.spool = spool
         self.scan = scan
+        self.inventory = inventory
     }
 
     enum CodingKeys: String, CodingKey {
-        case stateDir, coordinator, heartbeatInterval, reportInterval, jitter, maxBackoff, renewAtFraction, spool, scan
+        case stateDir, coordinator, heartbeatInterval, reportInterval, jitter, maxBackoff, renewAtFraction, spool, scan, inventory
     }
 
     public init(from decoder: any Decoder) throws {
@@ -65,6 +68,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         renewAtFraction = try c.decodeIfPresent(Double.self, forKey: .renewAtFraction) ?? d.renewAtFraction
         spool = try c.decodeIfPresent(Spool.self, forKey: .spool) ?? d.spool
         scan = try c.decodeIfPresent(ScanConfig.self, forKey: .scan)
+        inventory = try c.decodeIfPresent(InventoryConfig.self, forKey: .inventory) ?? d.inventory
     }
 
     static var schema: ConfigSchema {
@@ -73,6 +77,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             "jitter": .scalar, "maxBackoff": .scalar, "renewAtFraction": .scalar,
             "spool": .mapping(["maxSize": .scalar]),
             "scan": ScanConfig.schema,
+            "inventory": InventoryConfig.schema,
         ])
     }
 
@@ -96,5 +101,6 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         guard spool.maxSize.bytes >= 64 * 1024 else { throw fail("spool.maxSize must be at least 64KiB") }
         if let coordinator, !coordinator.hasPrefix("https://") { throw fail("coordinator must be an https:// URL") }
         try scan?.validate(origin: origin)
+        try inventory.validate(origin: origin)
     }
 }

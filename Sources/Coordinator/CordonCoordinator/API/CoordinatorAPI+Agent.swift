@@ -42,7 +42,7 @@ extension CoordinatorAPI {
             }
             guard report.spoolDropped >= 0 else { throw APIError.badRequest("'spoolDropped' cannot be negative") }
             // Acknowledged only after the transaction commits: `ingest` returns after commit.
-            let ack = try database.ingest(report: report, body: body, agentID: agent.id, now: now())
+            let ack = try database.ingest(report: report, body: body, agentID: agent.id, policy: config.inventoryPolicy, now: now())
             context.logger.debug("report stored", metadata: ["agent.id": "\(agent.id)", "report.id": "\(report.id)", "duplicate": "\(ack.duplicate)"])
             return try Response.json(ack, status: ack.duplicate ? .ok : .created)
         }

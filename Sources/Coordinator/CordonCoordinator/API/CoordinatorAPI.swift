@@ -29,7 +29,9 @@ public struct CoordinatorAPI: Sendable {
         router.add(middleware: AuthMiddleware(database: database))
         addEnrollmentRoutes(to: router.group())
         addAgentRoutes(to: router.group().add(middleware: ProtocolVersionMiddleware(required: true)).add(middleware: RoleMiddleware(role: .agent)))
-        addOperatorRoutes(to: router.group().add(middleware: ProtocolVersionMiddleware(required: false)).add(middleware: RoleMiddleware(role: .operator)))
+        let operatorRoutes = router.group().add(middleware: ProtocolVersionMiddleware(required: false)).add(middleware: RoleMiddleware(role: .operator))
+        addOperatorRoutes(to: operatorRoutes)
+        addFleetRoutes(to: operatorRoutes)
         return router
     }
 

@@ -5,13 +5,23 @@ import Foundation
 public enum FleetViews {
     public static func status(_ status: FleetStatus, now: Date = Date()) -> String {
         guard !status.segments.isEmpty else { return "No agents enrolled yet. Create a token with `cordon tokens create --segment NAME`." }
-        var segments = TextTable(["SEGMENT", "AGENTS", "ONLINE", "LATE", "OFFLINE", "REVOKED", "LAST REPORT", "SPOOL DROPS"])
+        var segments = TextTable(["SEGMENT", "AGENTS", "ONLINE", "LATE", "OFFLINE", "REVOKED", "LAST REPORT", "SPOOL DROPS", "LAST SCAN", "HOSTS UP"])
         for s in status.segments {
             let total = s.agents.values.reduce(0, +)
             segments.add([s.name, "\(total)", "\(s.count(.online))", "\(s.count(.late))", "\(s.count(.offline))", "\(s.count(.revoked))",
-                          ago(s.lastReportAt, now: now), "\(s.spoolDropped)"])
+                          ago(s.lastReportAt, now: now), "\(s.spoolDropped)", ago(s.lastScanAt, now: now), "\(s.hostsUp)"])
         }
-        return segments.render() + "\n\n" + agentsTable(status.agents, now: now)
+        var out = segments.render()
+        var worms = TextTable(["SEGMENT", "WORM", "EXPOSED HOSTS", "INFECTED HOSTS"])
+        for s in status.segments { for w in s.worms { worms.add([s.name, w.worm.displayName, "\(w.exposedHosts)", "\(w.infectedHosts)"]) } }
+        out += "\n\n" + (worms.rows.isEmpty ? "No exposed or infected hosts found (yet)." : worms.render())
+        var jump = TextTable(["SEGMENT", "JUMP-HOST FINDINGS", "CRITICAL", "HIGH", "MEDIUM", "LOW"])
+        for s in status.segments where !s.jumpHostFindings.isEmpty {
+            jump.add([s.name, "\(s.jumpHostFindings.values.reduce(0, +))", "\(s.jumpHostFindings[.critical] ?? 0)", "\(s.jumpHostFindings[.high] ?? 0)",
+                      "\(s.jumpHostFindings[.medium] ?? 0)", "\(s.jumpHostFindings[.low] ?? 0)"])
+        }
+        if !jump.rows.isEmpty { out += "\n\n" + jump.render() }
+        return out + "\n\n" + agentsTable(status.agents, now: now)
     }
 
     public static func agentsTable(_ agents: [AgentSummary], now: Date = Date()) -> String {

@@ -29,21 +29,24 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
     public var operatorCertificateLifetime: ConfigDuration
     /// How long a task long-poll is held open before it answers "nothing yet".
     public var longPollTimeout: ConfigDuration
+    /// Thresholds for the findings derived from jump-host inventories.
+    public var inventoryPolicy: InventoryPolicy
 
     public init(stateDir: String = "/var/lib/cordon", listen: Listen = .init(), maxBodySize: ConfigByteSize = .init(bytes: 16 << 20),
                 agentCertificateLifetime: ConfigDuration = .init(seconds: 30 * 86400),
                 operatorCertificateLifetime: ConfigDuration = .init(seconds: 365 * 86400),
-                longPollTimeout: ConfigDuration = .init(seconds: 25)) {
+                longPollTimeout: ConfigDuration = .init(seconds: 25), inventoryPolicy: InventoryPolicy = .init()) {
         self.stateDir = stateDir
         self.listen = listen
         self.maxBodySize = maxBodySize
         self.agentCertificateLifetime = agentCertificateLifetime
         self.operatorCertificateLifetime = operatorCertificateLifetime
         self.longPollTimeout = longPollTimeout
+        self.inventoryPolicy = inventoryPolicy
     }
 
     enum CodingKeys: String, CodingKey {
-        case stateDir, listen, maxBodySize, agentCertificateLifetime, operatorCertificateLifetime, longPollTimeout
+        case stateDir, listen, maxBodySize, agentCertificateLifetime, operatorCertificateLifetime, longPollTimeout, inventoryPolicy
     }
 
     public init(from decoder: any Decoder) throws {
@@ -59,6 +62,7 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         agentCertificateLifetime = try c.decodeIfPresent(ConfigDuration.self, forKey: .agentCertificateLifetime) ?? defaults.agentCertificateLifetime
         operatorCertificateLifetime = try c.decodeIfPresent(ConfigDuration.self, forKey: .operatorCertificateLifetime) ?? defaults.operatorCertificateLifetime
         longPollTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .longPollTimeout) ?? defaults.longPollTimeout
+        inventoryPolicy = try c.decodeIfPresent(InventoryPolicy.self, forKey: .inventoryPolicy) ?? defaults.inventoryPolicy
     }
 
     private struct PartialListen: Codable {
@@ -73,6 +77,7 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         "agentCertificateLifetime": .scalar,
         "operatorCertificateLifetime": .scalar,
         "longPollTimeout": .scalar,
+        "inventoryPolicy": InventoryPolicy.schema,
     ])
 
     public static func load(path: String) throws -> CoordinatorConfig {
@@ -87,5 +92,7 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         guard agentCertificateLifetime.seconds >= 60 else { throw CordonError.invalidArgument("\(origin): agentCertificateLifetime must be at least 60s") }
         guard operatorCertificateLifetime.seconds >= 60 else { throw CordonError.invalidArgument("\(origin): operatorCertificateLifetime must be at least 60s") }
         guard (1...300).contains(longPollTimeout.seconds) else { throw CordonError.invalidArgument("\(origin): longPollTimeout must be 1s-300s") }
+        guard inventoryPolicy.passwordMaxAge.seconds >= 86400 else { throw CordonError.invalidArgument("\(origin): inventoryPolicy.passwordMaxAge must be at least 1d") }
+        guard inventoryPolicy.failedLogonBurst >= 1 else { throw CordonError.invalidArgument("\(origin): inventoryPolicy.failedLogonBurst must be at least 1") }
     }
 }

@@ -57,6 +57,14 @@ extension CoordinatorDatabase {
             segment.spoolDropped += agent.spoolDroppedTotal
             segments[agent.segment] = segment
         }
+        for (name, summary) in try segmentFindingSummary() {
+            var segment = segments[name] ?? SegmentStatus(name: name, agents: [:], lastReportAt: nil, spoolDropped: 0)
+            segment.lastScanAt = summary.lastScanAt
+            segment.hostsUp = summary.hostsUp
+            segment.worms = summary.worms
+            segment.jumpHostFindings = summary.jumpHost
+            segments[name] = segment
+        }
         return FleetStatus(generatedAt: now, segments: segments.values.sorted { $0.name < $1.name }, agents: agents)
     }
 

@@ -5,7 +5,7 @@ import GRDB
 extension CoordinatorDatabase {
     /// Stores a report once. A report ID seen before is acknowledged as a duplicate and
     /// changes nothing; the caller acknowledges to the agent only after this returns.
-    public func ingest(report: AgentReport, body: Data, agentID: String, now: Date = Date()) throws -> ReportAck {
+    public func ingest(report: AgentReport, body: Data, agentID: String, policy: InventoryPolicy = .init(), now: Date = Date()) throws -> ReportAck {
         try write { db in
             if let existing = try ReportRecord.fetchOne(db, key: report.id) {
                 guard existing.agentID == agentID else {
@@ -25,6 +25,10 @@ extension CoordinatorDatabase {
             }
             agent.spoolDroppedTotal += dropped
             try agent.update(db)
+            if let scan = report.scan { try Self.ingestScan(db, scan: scan, agent: agent, now: now) }
+            if let inventory = report.inventory {
+                try Self.ingestInventory(db, inventory: inventory, reportID: report.id, agent: agent, policy: policy)
+            }
             return ReportAck(reportID: report.id, duplicate: false)
         }
     }

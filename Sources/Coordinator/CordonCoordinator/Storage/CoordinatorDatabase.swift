@@ -99,6 +99,83 @@ public final class CoordinatorDatabase: Sendable {
                 t.column("detail", .text).notNull()
             }
         }
+        migrator.registerMigration("v2-scan-inventory") { db in
+            try db.create(table: "host") { t in
+                t.column("segment", .text).notNull()
+                t.column("address", .text).notNull()
+                t.column("agentID", .text).notNull()
+                t.column("netbiosName", .text)
+                t.column("workgroup", .text)
+                t.column("dnsName", .text)
+                t.column("mac", .text)
+                t.column("osGuess", .text)
+                t.column("reason", .text).notNull()
+                t.column("firstSeen", .datetime).notNull()
+                t.column("lastSeen", .datetime).notNull()
+                t.primaryKey(["segment", "address"])
+            }
+            try db.create(table: "service") { t in
+                t.column("segment", .text).notNull()
+                t.column("address", .text).notNull()
+                t.column("proto", .text).notNull()
+                t.column("port", .integer).notNull()
+                t.column("state", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("service", .text)
+                t.column("product", .text)
+                t.column("version", .text)
+                t.column("banner", .text)
+                t.column("firstSeen", .datetime).notNull()
+                t.column("lastSeen", .datetime).notNull()
+                t.primaryKey(["segment", "address", "proto", "port"])
+            }
+            try db.create(table: "finding") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("segment", .text).notNull().indexed()
+                t.column("subject", .text).notNull()
+                t.column("address", .text)
+                t.column("agentID", .text).notNull()
+                t.column("detectionID", .text).notNull().indexed()
+                t.column("item", .text).notNull()
+                t.column("port", .integer)
+                t.column("proto", .text)
+                t.column("evidence", .text).notNull()
+                t.column("firstSeen", .datetime).notNull()
+                t.column("lastSeen", .datetime).notNull()
+                t.column("resolvedAt", .datetime)
+                t.uniqueKey(["segment", "subject", "detectionID", "item"])
+            }
+            try db.create(table: "scan") { t in
+                t.primaryKey("id", .text)
+                t.column("agentID", .text).notNull().indexed()
+                t.column("segment", .text).notNull()
+                t.column("profile", .text).notNull()
+                t.column("startedAt", .datetime).notNull()
+                t.column("finishedAt", .datetime).notNull()
+                t.column("complete", .boolean).notNull()
+                t.column("addressesScanned", .integer).notNull()
+                t.column("hostsUp", .integer).notNull()
+                t.column("hostsDown", .integer).notNull()
+                t.column("receivedAt", .datetime).notNull()
+            }
+            try db.create(table: "inventory") { t in
+                t.primaryKey("agentID", .text)
+                t.column("reportID", .text).notNull()
+                t.column("collectedAt", .datetime).notNull()
+                t.column("bodyJSON", .blob).notNull()
+                t.column("baselineAt", .datetime)
+                t.column("baselineTaskIDsJSON", .blob)
+            }
+            try db.create(table: "change") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("at", .datetime).notNull().indexed()
+                t.column("agentID", .text).notNull().indexed()
+                t.column("segment", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("subject", .text).notNull()
+                t.column("detail", .text).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -71,3 +71,92 @@ struct AuditRecord: Codable, FetchableRecord, MutablePersistableRecord {
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
+
+struct HostRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "host"
+    var segment: String
+    var address: String
+    var agentID: String
+    var netbiosName: String?
+    var workgroup: String?
+    var dnsName: String?
+    var mac: String?
+    var osGuess: String?
+    var reason: String
+    var firstSeen: Date
+    var lastSeen: Date
+}
+
+struct ServiceRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "service"
+    var segment: String
+    var address: String
+    var proto: String
+    var port: Int
+    var state: String
+    var reason: String
+    var service: String?
+    var product: String?
+    var version: String?
+    var banner: String?
+    var firstSeen: Date
+    var lastSeen: Date
+}
+
+struct FindingRecord: Codable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "finding"
+    var id: Int64?
+    var segment: String
+    /// `host:ADDRESS` for a scanned host, `agent:ID` for a jump host.
+    var subject: String
+    var address: String?
+    var agentID: String
+    var detectionID: String
+    var item: String
+    var port: Int?
+    var proto: String?
+    var evidence: String
+    var firstSeen: Date
+    var lastSeen: Date
+    var resolvedAt: Date?
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+struct ScanRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "scan"
+    var id: String
+    var agentID: String
+    var segment: String
+    var profile: String
+    var startedAt: Date
+    var finishedAt: Date
+    var complete: Bool
+    var addressesScanned: Int
+    var hostsUp: Int
+    var hostsDown: Int
+    var receivedAt: Date
+}
+
+struct InventoryRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "inventory"
+    var agentID: String
+    var reportID: String
+    var collectedAt: Date
+    var bodyJSON: Data
+    var baselineAt: Date?
+    var baselineTaskIDsJSON: Data?
+}
+
+struct ChangeRecord: Codable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "change"
+    var id: Int64?
+    var at: Date
+    var agentID: String
+    var segment: String
+    var kind: String
+    var subject: String
+    var detail: String
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

@@ -17,3 +17,10 @@ public enum APIPath {
     public static let tokens = "/v1/tokens"
     public static let audit = "/v1/audit"
 }
+
+extension APIPath {
+    public static let hosts = "/v1/hosts"
+    public static let findings = "/v1/findings"
+    public static let inventory = "/v1/inventory"
+    public static let changes = "/v1/changes"
+}

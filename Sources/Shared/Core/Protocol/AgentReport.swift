@@ -13,15 +13,19 @@ public struct AgentReport: Codable, Sendable, Equatable {
     public var facts: AgentFacts
     /// The latest segment scan, in the first report made after it finished.
     public var scan: ScanReport?
+    /// The jump host's inventory, when one was collected for this report.
+    public var inventory: InventoryReport?
 
     public init(id: String = UUID().uuidString.lowercased(), protocolVersion: ProtocolVersion = .current,
-                createdAt: Date, spoolDropped: Int = 0, facts: AgentFacts, scan: ScanReport? = nil) {
+                createdAt: Date, spoolDropped: Int = 0, facts: AgentFacts, scan: ScanReport? = nil,
+                inventory: InventoryReport? = nil) {
         self.id = id
         self.protocolVersion = protocolVersion
         self.createdAt = createdAt
         self.spoolDropped = spoolDropped
         self.facts = facts
         self.scan = scan
+        self.inventory = inventory
     }
 
     /// Bounds a coordinator enforces on a report's identifiers.

@@ -89,12 +89,24 @@ public struct SegmentStatus: Codable, Sendable, Equatable {
     public var agents: [AgentState: Int]
     public var lastReportAt: Date?
     public var spoolDropped: Int
+    /// When the segment was last scanned, and how many hosts answered.
+    public var lastScanAt: Date?
+    public var hostsUp: Int
+    /// Exposed and infected hosts per worm (only worms with any).
+    public var worms: [WormCount]
+    /// Open findings on the segment's jump hosts, by severity.
+    public var jumpHostFindings: [Severity: Int]
 
-    public init(name: String, agents: [AgentState: Int], lastReportAt: Date?, spoolDropped: Int) {
+    public init(name: String, agents: [AgentState: Int], lastReportAt: Date?, spoolDropped: Int, lastScanAt: Date? = nil, hostsUp: Int = 0,
+                worms: [WormCount] = [], jumpHostFindings: [Severity: Int] = [:]) {
         self.name = name
         self.agents = agents
         self.lastReportAt = lastReportAt
         self.spoolDropped = spoolDropped
+        self.lastScanAt = lastScanAt
+        self.hostsUp = hostsUp
+        self.worms = worms
+        self.jumpHostFindings = jumpHostFindings
     }
 
     public func count(_ state: AgentState) -> Int { agents[state] ?? 0 }

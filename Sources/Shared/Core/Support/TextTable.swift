@@ -36,14 +36,21 @@ public enum Terminal {
     /// escaped and the length is bounded.
     public static func sanitize(_ text: String, limit: Int = 200) -> String {
         var out = ""
-        for scalar in text.unicodeScalars.prefix(limit) {
+        var count = 0
+        for scalar in text.unicodeScalars {
+            let piece: String
             if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) {
-                out += "\\x" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+                piece = "\\x" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
             } else {
-                out.unicodeScalars.append(scalar)
+                piece = String(scalar)
             }
+            if count + piece.unicodeScalars.count > limit {
+                out += "…"
+                return out
+            }
+            out += piece
+            count += piece.unicodeScalars.count
         }
-        if text.unicodeScalars.count > limit { out += "…" }
         return out
     }
 }

@@ -1,0 +1,130 @@
+import CordonShared
+import Foundation
+import GRDB
+
+extension CoordinatorDatabase {
+    /// Records a scan: hosts, their services and findings. For each host whose probes all
+    /// finished, findings it no longer shows are resolved at the scan's end, and services it
+    /// no longer offers are dropped. A scan older than what is already known of a host (a
+    /// late spooled report) does not overwrite it.
+    static func ingestScan(_ db: Database, scan: ScanReport, agent: AgentRecord, now: Date) throws {
+        guard try ScanRecord.fetchOne(db, key: scan.id) == nil else { return }
+        try ScanRecord(id: scan.id, agentID: agent.id, segment: agent.segment, profile: String(scan.profile.prefix(64)), startedAt: scan.startedAt,
+                       finishedAt: scan.finishedAt, complete: scan.complete, addressesScanned: max(0, scan.addressesScanned),
+                       hostsUp: scan.hosts.count, hostsDown: max(0, scan.hostsDown), receivedAt: now).insert(db)
+        let at = scan.finishedAt
+        for host in scan.hosts {
+            guard IPAddressBytes.v4(host.address) != nil || IPAddressBytes.v6(host.address) != nil else { continue }
+            let existing = try HostRecord.fetchOne(db, key: ["segment": agent.segment, "address": host.address])
+            if let existing, existing.lastSeen > at { continue }
+            try HostRecord(segment: agent.segment, address: host.address, agentID: agent.id, netbiosName: bounded(host.netbiosName),
+                           workgroup: bounded(host.workgroup), dnsName: bounded(host.dnsName), mac: bounded(host.mac), osGuess: bounded(host.osGuess),
+                           reason: String(host.reason.prefix(64)), firstSeen: existing?.firstSeen ?? at, lastSeen: at).save(db)
+
+            var seenPorts: Set<String> = []
+            for service in host.services.prefix(4096) where (0...65535).contains(service.port) {
+                seenPorts.insert("\(service.proto.rawValue)/\(service.port)")
+                let key: [String: any DatabaseValueConvertible] = ["segment": agent.segment, "address": host.address, "proto": service.proto.rawValue, "port": service.port]
+                let previous = try ServiceRecord.fetchOne(db, key: key)
+                try ServiceRecord(segment: agent.segment, address: host.address, proto: service.proto.rawValue, port: service.port,
+                                  state: service.state.rawValue, reason: service.reason.rawValue, service: bounded(service.service),
+                                  product: bounded(service.product), version: bounded(service.version), banner: bounded(service.banner, 256),
+                                  firstSeen: previous?.firstSeen ?? at, lastSeen: at).save(db)
+            }
+            if host.complete {
+                for old in try ServiceRecord.filter(Column("segment") == agent.segment && Column("address") == host.address).fetchAll(db)
+                where !seenPorts.contains("\(old.proto)/\(old.port)") {
+                    try old.delete(db)
+                }
+            }
+
+            let subject = "host:\(host.address)"
+            var seen: Set<String> = []
+            for observation in host.findings.prefix(256) {
+                guard let detection = DetectionCatalogue.detection(observation.detectionID), detection.source == .scan else { continue }
+                let derived = DerivedFinding(detectionID: detection.id, item: DerivedFinding.scanItem(port: observation.port, proto: observation.proto),
+                                             port: observation.port, proto: observation.proto, evidence: observation.evidence)
+                seen.insert(detection.id + " " + derived.item)
+                try upsertFinding(db, segment: agent.segment, subject: subject, address: host.address, agentID: agent.id, finding: derived, at: at)
+            }
+            if host.complete {
+                try resolveFindings(db, segment: agent.segment, subject: subject, keep: seen, detections: nil, at: at)
+            }
+        }
+    }
+
+    /// Records an inventory: the changes since the previous one, the baseline (the first
+    /// inventory with scheduled tasks), and the findings it yields.
+    static func ingestInventory(_ db: Database, inventory: InventoryReport, reportID: String, agent: AgentRecord, policy: InventoryPolicy) throws {
+        var record = try InventoryRecord.fetchOne(db, key: agent.id)
+        if let record, record.collectedAt >= inventory.collectedAt { return }  // a late spooled report
+        let body = try CordonJSON.encode(inventory)
+        if let record, let previous = try? CordonJSON.decode(InventoryReport.self, from: record.bodyJSON) {
+            for change in InventoryDiff.changes(from: previous, to: inventory).prefix(1000) {
+                var row = ChangeRecord(id: nil, at: inventory.collectedAt, agentID: agent.id, segment: agent.segment, kind: change.kind.rawValue,
+                                       subject: String(change.subject.prefix(300)), detail: String(change.detail.prefix(1000)))
+                try row.insert(db)
+            }
+        }
+        var baselineAt = record?.baselineAt
+        var baselineJSON = record?.baselineTaskIDsJSON
+        if baselineJSON == nil, let tasks = inventory.scheduledTasks.value {
+            baselineJSON = try CordonJSON.encode(tasks.entries.map(\.id).sorted())
+            baselineAt = inventory.collectedAt
+        }
+        let baseline = baselineJSON.flatMap { try? CordonJSON.decode([String].self, from: $0) }.map(Set.init)
+        if record == nil {
+            record = InventoryRecord(agentID: agent.id, reportID: reportID, collectedAt: inventory.collectedAt, bodyJSON: body,
+                                     baselineAt: baselineAt, baselineTaskIDsJSON: baselineJSON)
+        } else {
+            record?.reportID = reportID
+            record?.collectedAt = inventory.collectedAt
+            record?.bodyJSON = body
+            record?.baselineAt = baselineAt
+            record?.baselineTaskIDsJSON = baselineJSON
+        }
+        try record?.save(db)
+
+        let evaluation = InventoryFindingRules.evaluate(inventory, baselineTaskIDs: baseline, policy: policy)
+        let subject = "agent:\(agent.id)"
+        var seen: Set<String> = []
+        for finding in evaluation.findings.prefix(1000) {
+            seen.insert(finding.detectionID + " " + finding.item)
+            try upsertFinding(db, segment: agent.segment, subject: subject, address: nil, agentID: agent.id, finding: finding, at: inventory.collectedAt)
+        }
+        try resolveFindings(db, segment: agent.segment, subject: subject, keep: seen, detections: evaluation.evaluated, at: inventory.collectedAt)
+    }
+
+    /// Inserts a finding, or refreshes it (and reopens it if it had been resolved before `at`).
+    static func upsertFinding(_ db: Database, segment: String, subject: String, address: String?, agentID: String, finding: DerivedFinding, at: Date) throws {
+        let key: [String: any DatabaseValueConvertible] = ["segment": segment, "subject": subject, "detectionID": finding.detectionID, "item": finding.item]
+        if var existing = try FindingRecord.fetchOne(db, key: key) {
+            guard at >= existing.lastSeen else { return }
+            existing.lastSeen = at
+            existing.evidence = Terminal.sanitize(finding.evidence, limit: FindingObservation.maxEvidence)
+            existing.agentID = agentID
+            if let resolved = existing.resolvedAt, at > resolved { existing.resolvedAt = nil }
+            try existing.update(db)
+        } else {
+            var row = FindingRecord(id: nil, segment: segment, subject: subject, address: address, agentID: agentID, detectionID: finding.detectionID,
+                                    item: finding.item, port: finding.port, proto: finding.proto?.rawValue,
+                                    evidence: Terminal.sanitize(finding.evidence, limit: FindingObservation.maxEvidence), firstSeen: at, lastSeen: at, resolvedAt: nil)
+            try row.insert(db)
+        }
+    }
+
+    /// Resolves the open findings of a subject that are not in `keep` (limited to `detections`
+    /// when given), if they were last seen before `at`.
+    static func resolveFindings(_ db: Database, segment: String, subject: String, keep: Set<String>, detections: Set<String>?, at: Date) throws {
+        let open = try FindingRecord.filter(Column("segment") == segment && Column("subject") == subject && Column("resolvedAt") == nil).fetchAll(db)
+        for var finding in open where !keep.contains(finding.detectionID + " " + finding.item) && finding.lastSeen <= at {
+            if let detections, !detections.contains(finding.detectionID) { continue }
+            finding.resolvedAt = at
+            try finding.update(db)
+        }
+    }
+
+    static func bounded(_ text: String?, _ limit: Int = 128) -> String? {
+        text.map { Terminal.sanitize($0, limit: limit) }
+    }
+}

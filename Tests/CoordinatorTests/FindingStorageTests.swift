@@ -1,0 +1,143 @@
+@testable import CordonCoordinator
+import CordonShared
+import Foundation
+import Testing
+
+@Suite struct ScanStorageTests {
+    let db = try! CoordinatorDatabase.inMemory()
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static let smb = ServiceObservation(port: 445, proto: .tcp, state: .open, reason: .connected, service: "microsoft-ds", product: "Samba smbd")
+    static let smbv1 = FindingObservation(detectionID: DetectionCatalogue.wannacrySMBv1, port: 445, proto: .tcp, evidence: "NT LM 0.12 accepted")
+    static let p2p = FindingObservation(detectionID: DetectionCatalogue.confickerP2P, port: 3456, proto: .tcp, evidence: "valid reply")
+
+    @Test func aScanStoresHostsServicesAndFindings() throws {
+        let agent = try db.testAgent(at: t0)
+        try db.testReport(agent: agent, at: t0, scan: Make.scan(at: t0, hosts: [
+            Make.host("198.18.1.10", findings: [Self.smbv1, Self.p2p], services: [Self.smb]),
+            Make.host("198.18.1.11", findings: []),
+        ]))
+        let hosts = try db.hosts()
+        #expect(hosts.map(\.address) == ["198.18.1.10", "198.18.1.11"])
+        #expect(hosts[0].services.map(\.observation) == [Self.smb])
+        #expect(hosts[0].exposedTo == [.conficker, .wannacry])
+        #expect(hosts[0].infectedBy == [.conficker])
+        #expect(try db.hosts(exposedTo: .wannacry).map(\.address) == ["198.18.1.10"])
+        #expect(try db.hosts(segment: "other").isEmpty)
+
+        let findings = try db.findings(FindingFilter(worm: .conficker, kind: .ioc))
+        #expect(findings.count == 1)
+        #expect(findings[0].address == "198.18.1.10")
+        #expect(findings[0].hostName == "HOST-10")
+        #expect(findings[0].references.contains("MS08-067"))
+        #expect(findings[0].firstSeen == t0)
+
+        let status = try db.fleetStatus(now: t0)
+        let dmz = try #require(status.segments.first)
+        #expect(dmz.hostsUp == 2)
+        #expect(dmz.lastScanAt == t0)
+        #expect(dmz.worms.contains(WormCount(worm: .conficker, exposedHosts: 1, infectedHosts: 1)))
+        #expect(dmz.worms.contains(WormCount(worm: .wannacry, exposedHosts: 1, infectedHosts: 0)))
+    }
+
+    @Test func aLaterCompleteScanResolvesWhatItNoLongerShows() throws {
+        let agent = try db.testAgent(at: t0)
+        try db.testReport(agent: agent, at: t0, scan: Make.scan(at: t0, hosts: [Make.host("198.18.1.10", findings: [Self.smbv1, Self.p2p], services: [Self.smb])]))
+        let t1 = t0.addingTimeInterval(3600)
+        // An incomplete look at the host (probes cut short) resolves nothing.
+        try db.testReport(agent: agent, at: t1, scan: Make.scan(at: t1, hosts: [Make.host("198.18.1.10", findings: [Self.smbv1], complete: false)], complete: false))
+        #expect(try db.findings().count == 2)
+        #expect(try db.hosts()[0].services.count == 1, "an incomplete look does not drop services")
+
+        let t2 = t1.addingTimeInterval(3600)
+        try db.testReport(agent: agent, at: t2, scan: Make.scan(at: t2, hosts: [Make.host("198.18.1.10", findings: [Self.smbv1], services: [Self.smb])]))
+        let open = try db.findings()
+        #expect(open.map(\.detectionID) == [DetectionCatalogue.wannacrySMBv1])
+        #expect(open[0].lastSeen == t2)
+        #expect(open[0].firstSeen == t0)
+        let resolved = try db.findings(FindingFilter(status: .resolved))
+        #expect(resolved.map(\.detectionID) == [DetectionCatalogue.confickerP2P])
+        #expect(resolved[0].resolvedAt == t2)
+
+        // It comes back: reopened, same finding.
+        let t3 = t2.addingTimeInterval(3600)
+        try db.testReport(agent: agent, at: t3, scan: Make.scan(at: t3, hosts: [Make.host("198.18.1.10", findings: [Self.smbv1, Self.p2p])]))
+        #expect(try db.findings().count == 2)
+        #expect(try db.findings(FindingFilter(status: nil)).count == 2)
+        #expect(try db.hosts()[0].services.isEmpty, "a complete scan drops services the host no longer offers")
+    }
+
+    @Test func aLateSpooledScanDoesNotOverwriteNewerKnowledge() throws {
+        let agent = try db.testAgent(at: t0)
+        let t1 = t0.addingTimeInterval(3600)
+        try db.testReport(agent: agent, at: t1, scan: Make.scan(at: t1, hosts: [Make.host("198.18.1.10", findings: [Self.smbv1])]))
+        try db.testReport(agent: agent, at: t1.addingTimeInterval(1), scan: Make.scan(at: t0, hosts: [Make.host("198.18.1.10", findings: [Self.p2p])]))
+        #expect(try db.findings().map(\.detectionID) == [DetectionCatalogue.wannacrySMBv1])
+        #expect(try db.hosts()[0].lastSeen == t1)
+    }
+
+    @Test func unknownDetectionsAndHostileStringsAreContained() throws {
+        let agent = try db.testAgent(at: t0)
+        let weird = FindingObservation(detectionID: "made.up", evidence: "x")
+        let hostile = FindingObservation(detectionID: DetectionCatalogue.blasterShell, port: 4444, proto: .tcp,
+                                         evidence: "Microsoft Windows\u{1B}[2J\u{07}" + String(repeating: "A", count: 5000))
+        try db.testReport(agent: agent, at: t0, scan: Make.scan(at: t0, hosts: [
+            Make.host("198.18.1.10", findings: [weird, hostile]), Make.host("not-an-address", findings: [hostile]),
+        ]))
+        let findings = try db.findings()
+        #expect(findings.map(\.detectionID) == [DetectionCatalogue.blasterShell])
+        #expect(!findings[0].evidence.contains("\u{1B}"))
+        #expect(findings[0].evidence.count <= FindingObservation.maxEvidence + 1)
+        #expect(try db.hosts().map(\.address) == ["198.18.1.10"])
+    }
+}
+
+@Suite struct InventoryStorageTests {
+    let db = try! CoordinatorDatabase.inMemory()
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func theFirstInventoryIsTheBaselineAndLaterOnesRecordChanges() throws {
+        let agent = try db.testAgent(at: t0)
+        try db.testReport(agent: agent, at: t0, inventory: Make.inventory(at: t0, tasks: [Make.task("cron:a")]))
+        #expect(try db.findings(FindingFilter(source: .inventory)).isEmpty, "the baseline's own tasks are not new")
+        #expect(try db.inventory(agentID: agent)?.baselineAt == t0)
+
+        let t1 = t0.addingTimeInterval(900)
+        try db.testReport(agent: agent, at: t1, inventory: Make.inventory(at: t1, accounts: [Make.account("root", uid: 0), Make.account("toor", uid: 0)],
+                                                                          tasks: [Make.task("cron:a"), Make.task("cron:evil", command: "/dev/shm/x", suspicious: ["/dev/shm/x"])]))
+        let findings = try db.findings(FindingFilter(source: .inventory)).map { "\($0.detectionID) \($0.item)" }.sorted()
+        #expect(findings == ["jumphost.new-scheduled-task task:cron:evil", "jumphost.task-writable-path task:cron:evil", "jumphost.unexpected-uid0 account:toor"])
+        let changes = try db.changes().map { "\($0.kind.rawValue) \($0.subject)" }
+        #expect(changes.contains("task.added cron:evil"))
+        #expect(changes.contains("account.uid0 toor"))
+        #expect(try db.changes(since: t1.addingTimeInterval(1)).isEmpty)
+        #expect(try db.changes(segment: "elsewhere").isEmpty)
+
+        // The task is removed and toor deleted: both resolve; the status counts jump-host findings.
+        let t2 = t1.addingTimeInterval(900)
+        try db.testReport(agent: agent, at: t2, inventory: Make.inventory(at: t2, tasks: [Make.task("cron:a")]))
+        #expect(try db.findings(FindingFilter(source: .inventory)).isEmpty)
+        #expect(try db.findings(FindingFilter(source: .inventory, status: .resolved)).count == 3)
+        #expect(try db.changes().map(\.kind).contains(.taskRemoved))
+    }
+
+    @Test func anUnreadableSectionDoesNotResolveItsFindings() throws {
+        let agent = try db.testAgent(at: t0)
+        try db.testReport(agent: agent, at: t0, inventory: Make.inventory(at: t0, firewall: Make.allWormPorts(.notBlocked)))
+        #expect(try db.findings().count == 2)
+        let t1 = t0.addingTimeInterval(60)
+        try db.testReport(agent: agent, at: t1, inventory: Make.inventory(at: t1, firewall: nil))
+        #expect(try db.findings().count == 2, "the firewall could not be read: nothing is known to be fixed")
+        let status = try db.fleetStatus(now: t1)
+        #expect(status.segments.first?.jumpHostFindings[.medium] == 2)
+    }
+
+    @Test func anOlderInventoryArrivingLateIsIgnored() throws {
+        let agent = try db.testAgent(at: t0)
+        let t1 = t0.addingTimeInterval(60)
+        try db.testReport(agent: agent, at: t1, inventory: Make.inventory(at: t1, tasks: [Make.task("cron:a")]))
+        try db.testReport(agent: agent, at: t1.addingTimeInterval(5), inventory: Make.inventory(at: t0, tasks: []))
+        #expect(try db.inventory(agentID: agent)?.inventory.collectedAt == t1)
+        #expect(try db.changes().isEmpty)
+    }
+}
