@@ -48,6 +48,12 @@ public final class CordonHTTPClient: Sendable {
         return try decode(type, data, path: path)
     }
 
+    /// GETs raw bytes; nil for 204 No Content.
+    public func getRaw(_ path: String, timeout: TimeAmount? = nil) async throws -> Data? {
+        let data = try await send(method: .GET, path: path, body: nil, timeout: timeout)
+        return data.isEmpty ? nil : data
+    }
+
     /// Posts bytes that are already JSON (a spooled report, sent exactly as spooled).
     public func postRaw<Response: Decodable>(_ path: String, json: Data, as type: Response.Type = Response.self) async throws -> Response {
         let data = try await send(method: .POST, path: path, body: json, timeout: nil)

@@ -35,11 +35,14 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var scan: ScanConfig?
     /// The jump host's inventory; collected by default.
     public var inventory: InventoryConfig
+    /// The local remediation policy: which actions may run, which accounts and units are protected.
+    public var policyFile: String
 
     public init(stateDir: String = "/var/lib/cordon-agent", coordinator: String? = nil,
                 heartbeatInterval: ConfigDuration = .init(seconds: 30), reportInterval: ConfigDuration = .init(seconds: 300),
                 jitter: Double = 0.1, maxBackoff: ConfigDuration = .init(seconds: 300), renewAtFraction: Double = 1.0 / 3.0,
-                spool: Spool = .init(), scan: ScanConfig? = nil, inventory: InventoryConfig = .init()) {
+                spool: Spool = .init(), scan: ScanConfig? = nil, inventory: InventoryConfig = .init(),
+                policyFile: String = "/etc/cordon/policy.yaml") {
         self.stateDir = stateDir
         self.coordinator = coordinator
         self.heartbeatInterval = heartbeatInterval
@@ -50,10 +53,11 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         self.spool = spool
         self.scan = scan
         self.inventory = inventory
+        self.policyFile = policyFile
     }
 
     enum CodingKeys: String, CodingKey {
-        case stateDir, coordinator, heartbeatInterval, reportInterval, jitter, maxBackoff, renewAtFraction, spool, scan, inventory
+        case stateDir, coordinator, heartbeatInterval, reportInterval, jitter, maxBackoff, renewAtFraction, spool, scan, inventory, policyFile
     }
 
     public init(from decoder: any Decoder) throws {
@@ -69,6 +73,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         spool = try c.decodeIfPresent(Spool.self, forKey: .spool) ?? d.spool
         scan = try c.decodeIfPresent(ScanConfig.self, forKey: .scan)
         inventory = try c.decodeIfPresent(InventoryConfig.self, forKey: .inventory) ?? d.inventory
+        policyFile = try c.decodeIfPresent(String.self, forKey: .policyFile) ?? d.policyFile
     }
 
     static var schema: ConfigSchema {
@@ -78,6 +83,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             "spool": .mapping(["maxSize": .scalar]),
             "scan": ScanConfig.schema,
             "inventory": InventoryConfig.schema,
+            "policyFile": .scalar,
         ])
     }
 

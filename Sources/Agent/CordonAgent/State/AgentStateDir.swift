@@ -52,6 +52,26 @@ public struct AgentStateDir: Sendable {
     public var enrollmentFile: String { file("enrollment.json") }
     public var statusFile: String { file("status.json") }
     public var spoolDirectory: String { file("spool") }
+    /// The coordinator's task-signing public key, pinned at enrollment.
+    public var taskSigningKey: String { file("task-signing.pub") }
+    /// The coordinator's escrow public key, pinned at enrollment.
+    public var escrowKey: String { file("escrow.pub") }
+    /// Task sequence, journal of running tasks, finished task IDs.
+    public var tasksDirectory: String { file("tasks") }
+    /// Backups of everything remediation changed.
+    public var backupsDirectory: String { file("backups") }
+
+    public func loadTaskSigningKey() throws -> Curve25519.Signing.PublicKey {
+        do { return try Curve25519PEM.signingPublicKey(pem: try SecureFile.readString(taskSigningKey)) } catch {
+            throw AgentError.state("cannot load the coordinator's task-signing key \(taskSigningKey): \(error)")
+        }
+    }
+
+    public func loadEscrowKey() throws -> Curve25519.KeyAgreement.PublicKey {
+        do { return try Curve25519PEM.agreementPublicKey(pem: try SecureFile.readString(escrowKey)) } catch {
+            throw AgentError.state("cannot load the coordinator's escrow key \(escrowKey): \(error)")
+        }
+    }
 
     public var isEnrolled: Bool { FileManager.default.fileExists(atPath: enrollmentFile) }
 

@@ -80,7 +80,16 @@ public struct Enroller: Sendable {
             throw AgentError.enrollment("the returned certificate does not name agent \(response.agentID)")
         }
 
+        do {
+            _ = try Curve25519PEM.signingPublicKey(pem: response.taskSigningPublicKeyPEM)
+            _ = try Curve25519PEM.agreementPublicKey(pem: response.escrowPublicKeyPEM)
+        } catch {
+            throw AgentError.enrollment("the coordinator sent unusable task-signing or escrow keys: \(error)")
+        }
+
         try SecureFile.create(stateDir.key, contents: Data(key.pemRepresentation.utf8), mode: 0o600)
+        try SecureFile.replace(stateDir.taskSigningKey, contents: Data(response.taskSigningPublicKeyPEM.utf8), mode: 0o644)
+        try SecureFile.replace(stateDir.escrowKey, contents: Data(response.escrowPublicKeyPEM.utf8), mode: 0o644)
         try SecureFile.replace(stateDir.certificate, contents: Data(response.certificatePEM.utf8), mode: 0o644)
         try SecureFile.replace(stateDir.ca, contents: Data(caResponse.caCertificatePEM.utf8), mode: 0o644)
         let record = EnrollmentRecord(agentID: response.agentID, segment: response.segment, coordinator: coordinator, caFingerprint: pin,

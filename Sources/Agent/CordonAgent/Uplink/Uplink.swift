@@ -51,6 +51,22 @@ public actor Uplink {
         try await http().postRaw(APIPath.reports, json: reportJSON)
     }
 
+    /// Long-polls for the next task list: nil when none arrived within `wait` seconds.
+    public func nextTask(wait: Double) async throws -> SignedTaskList? {
+        let seconds = max(1, min(Int(wait), 300))
+        let data = try await http().getRaw(APIPath.nextTask + "?wait=\(seconds)", timeout: .seconds(Int64(seconds + 15)))
+        guard let data, !data.isEmpty else { return nil }
+        do { return try CordonJSON.decode(SignedTaskList.self, from: data) } catch {
+            throw TransportError.badResponse("the coordinator's task list did not decode: \(CordonJSON.describe(error))")
+        }
+    }
+
+    /// Reports where a task stands. Throws `TransportError.refused` with status 409 when the
+    /// coordinator cancelled the task (it must then not run).
+    public func postTaskStatus(taskID: String, _ update: TaskStatusUpdate) async throws {
+        let _: TaskStatusAck = try await http().post(APIPath.taskStatus(taskID), body: update)
+    }
+
     /// True when the certificate has less than `fraction` of its lifetime left.
     public func renewalDue(now: Date, fraction: Double) -> Bool {
         let lifetime = enrollment.certificateNotAfter.timeIntervalSince(enrollment.certificateNotBefore)

@@ -15,7 +15,8 @@ extension CoordinatorAPI {
             try database.recordRenewal(agentID: agent.id, certificate: certificate, now: now())
             context.logger.info("agent certificate renewed", metadata: ["agent.id": "\(agent.id)"])
             return try Response.json(CertificateResponse(agentID: agent.id, segment: detail.agent.segment, certificatePEM: certificate.pem,
-                                                         caCertificatePEM: try ca.certificatePEM, notAfter: certificate.notAfter))
+                                                         caCertificatePEM: try ca.certificatePEM, notAfter: certificate.notAfter,
+                                                         taskSigningPublicKeyPEM: keys.taskSigningPublicKeyPEM, escrowPublicKeyPEM: keys.escrowPublicKeyPEM))
         }
 
         group.post(RouterPath(APIPath.heartbeat)) { request, context in

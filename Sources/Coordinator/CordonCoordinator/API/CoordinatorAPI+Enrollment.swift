@@ -33,7 +33,8 @@ extension CoordinatorAPI {
             case .enrolled(let agentID, let segment, let certificate):
                 context.logger.info("agent enrolled", metadata: ["agent.id": "\(agentID)", "segment": "\(segment)"])
                 return try Response.json(CertificateResponse(agentID: agentID, segment: segment, certificatePEM: certificate.pem,
-                                                             caCertificatePEM: try ca.certificatePEM, notAfter: certificate.notAfter),
+                                                             caCertificatePEM: try ca.certificatePEM, notAfter: certificate.notAfter,
+                                                         taskSigningPublicKeyPEM: keys.taskSigningPublicKeyPEM, escrowPublicKeyPEM: keys.escrowPublicKeyPEM),
                                          status: .created)
             }
         }

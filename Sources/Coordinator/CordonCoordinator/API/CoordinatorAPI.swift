@@ -9,13 +9,15 @@ public struct CoordinatorAPI: Sendable {
     public let database: CoordinatorDatabase
     public let ca: CertificateAuthority
     public let config: CoordinatorConfig
+    public let keys: CoordinatorKeys
     /// The clock routes judge expiry and liveness by (injected by tests).
     public let now: @Sendable () -> Date
 
-    public init(database: CoordinatorDatabase, ca: CertificateAuthority, config: CoordinatorConfig,
+    public init(database: CoordinatorDatabase, ca: CertificateAuthority, keys: CoordinatorKeys, config: CoordinatorConfig,
                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
         self.ca = ca
+        self.keys = keys
         self.config = config
         self.now = now
     }

@@ -81,7 +81,29 @@ public struct CoordinatorStateDir: Sendable {
         try Curve25519PEM.signingPrivateKey(pem: try SecureFile.readString(taskSigningKey))
     }
 
+    /// The task-signing key and the escrow public key, as the API needs them.
+    public func loadKeys() throws -> CoordinatorKeys {
+        let taskKey = try loadTaskSigningKey()
+        let escrowPublic = try Curve25519PEM.agreementPublicKey(pem: try SecureFile.readString(escrowPublicKey))
+        return CoordinatorKeys(taskSigningKey: taskKey, escrowPublicKey: escrowPublic)
+    }
+
     public func loadEscrowKey() throws -> Curve25519.KeyAgreement.PrivateKey {
         try Curve25519PEM.agreementPrivateKey(pem: try SecureFile.readString(escrowKey))
     }
+}
+
+/// The coordinator's task-signing key and escrow public key. The escrow private key is not
+/// here: it is read from the state directory only when an operator reads a secret.
+public struct CoordinatorKeys: Sendable {
+    public let taskSigningKey: Curve25519.Signing.PrivateKey
+    public let escrowPublicKey: Curve25519.KeyAgreement.PublicKey
+
+    public init(taskSigningKey: Curve25519.Signing.PrivateKey, escrowPublicKey: Curve25519.KeyAgreement.PublicKey) {
+        self.taskSigningKey = taskSigningKey
+        self.escrowPublicKey = escrowPublicKey
+    }
+
+    public var taskSigningPublicKeyPEM: String { Curve25519PEM.pem(taskSigningKey.publicKey) }
+    public var escrowPublicKeyPEM: String { Curve25519PEM.pem(escrowPublicKey) }
 }

@@ -23,4 +23,11 @@ extension APIPath {
     public static let findings = "/v1/findings"
     public static let inventory = "/v1/inventory"
     public static let changes = "/v1/changes"
+    /// Agent: `GET /v1/tasks/next?wait=SECONDS` long-poll; `POST /v1/tasks/:id/status`.
+    public static let nextTask = "/v1/tasks/next"
+    public static func taskStatus(_ id: String) -> String { "/v1/tasks/\(id)/status" }
+    /// Operator: task lists, secrets, plans.
+    public static let tasks = "/v1/tasks"
+    public static let secrets = "/v1/secrets"
+    public static let plan = "/v1/plan"
 }

@@ -36,13 +36,20 @@ public struct CertificateResponse: Codable, Sendable, Equatable {
     public var certificatePEM: String
     public var caCertificatePEM: String
     public var notAfter: Date
+    /// The coordinator's Ed25519 key that signs task lists (PEM): the agent pins it.
+    public var taskSigningPublicKeyPEM: String
+    /// The coordinator's X25519 escrow key (PEM): rotated passwords are sealed to it.
+    public var escrowPublicKeyPEM: String
 
-    public init(agentID: String, segment: String, certificatePEM: String, caCertificatePEM: String, notAfter: Date) {
+    public init(agentID: String, segment: String, certificatePEM: String, caCertificatePEM: String, notAfter: Date,
+                taskSigningPublicKeyPEM: String, escrowPublicKeyPEM: String) {
         self.agentID = agentID
         self.segment = segment
         self.certificatePEM = certificatePEM
         self.caCertificatePEM = caCertificatePEM
         self.notAfter = notAfter
+        self.taskSigningPublicKeyPEM = taskSigningPublicKeyPEM
+        self.escrowPublicKeyPEM = escrowPublicKeyPEM
     }
 }
 

@@ -1,0 +1,127 @@
+import Crypto
+import Foundation
+
+/// What an operator writes: a YAML task file.
+///
+/// ```yaml
+/// description: Conficker response in dmz
+/// tasks:
+///   - rotate-password: {user: root}
+///   - block-ports: {tcp: [135, 139, 445, 593], udp: [135, 137, 138, 445], direction: both}
+/// ```
+public struct TaskFile: Codable, Sendable, Equatable {
+    public var description: String?
+    public var tasks: [TaskAction]
+
+    public init(description: String? = nil, tasks: [TaskAction]) {
+        self.description = description
+        self.tasks = tasks
+    }
+
+    public static let maxActions = 100
+
+    /// Parses and validates a task file; every error names the problem.
+    public static func parse(yaml: String, origin: String) throws -> TaskFile {
+        let file = try ConfigFile.decode(TaskFile.self, yaml: yaml, origin: origin,
+                                         schema: .mapping(["description": .scalar, "tasks": .list(.any)]))
+        try file.validate(origin: origin)
+        return file
+    }
+
+    public func validate(origin: String) throws {
+        guard !tasks.isEmpty else { throw CordonError.invalidArgument("\(origin): the task list is empty") }
+        guard tasks.count <= Self.maxActions else { throw CordonError.invalidArgument("\(origin): at most \(Self.maxActions) actions per list") }
+        if let description, description.utf8.count > 500 { throw CordonError.invalidArgument("\(origin): description is longer than 500 bytes") }
+        for (index, action) in tasks.enumerated() {
+            do { try action.validate() } catch let error as CordonError {
+                throw CordonError.invalidArgument("\(origin): tasks[\(index)]: \(error.reason)")
+            }
+        }
+    }
+}
+
+/// A task list for one agent, as the coordinator signs it. The agent checks the signature,
+/// that it names this agent, that the sequence number is new and that it has not expired,
+/// then its local policy, before anything runs.
+public struct TaskList: Codable, Sendable, Equatable {
+    public var id: String
+    public var agentID: String
+    /// Strictly increasing per agent; an agent refuses a sequence number it has already seen.
+    public var sequence: Int64
+    public var issuedAt: Date
+    public var expiresAt: Date
+    /// Report what would change, change nothing.
+    public var dryRun: Bool
+    public var description: String?
+    public var actions: [TaskAction]
+    /// Who pushed it (and approved it), for the agent's log.
+    public var issuedBy: String
+
+    public init(id: String, agentID: String, sequence: Int64, issuedAt: Date, expiresAt: Date, dryRun: Bool, description: String?,
+                actions: [TaskAction], issuedBy: String) {
+        self.id = id
+        self.agentID = agentID
+        self.sequence = sequence
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.dryRun = dryRun
+        self.description = description
+        self.actions = actions
+        self.issuedBy = issuedBy
+    }
+}
+
+/// A task list with the coordinator's Ed25519 signature over its exact JSON bytes.
+public struct SignedTaskList: Codable, Sendable, Equatable {
+    /// The TaskList's JSON, exactly as signed.
+    public var payload: Data
+    public var signature: Data
+
+    public init(payload: Data, signature: Data) {
+        self.payload = payload
+        self.signature = signature
+    }
+
+    public static func sign(_ list: TaskList, with key: Curve25519.Signing.PrivateKey) throws -> SignedTaskList {
+        let payload = try CordonJSON.encode(list)
+        return SignedTaskList(payload: payload, signature: try key.signature(for: payload))
+    }
+
+    /// Why an agent refuses a task list.
+    public enum Refusal: Error, Equatable, Sendable {
+        case badSignature
+        case malformed(String)
+        case otherAgent(String)
+        case expired(Date)
+        case replayed(sequence: Int64, lastSeen: Int64)
+
+        public var reason: String {
+            switch self {
+            case .badSignature: "the signature does not verify with the coordinator's task key"
+            case .malformed(let why): "the task list is malformed: \(why)"
+            case .otherAgent(let id): "the task list is for agent \(id), not this one"
+            case .expired(let at): "the task list expired at \(CordonTime.format(at))"
+            case .replayed(let sequence, let lastSeen): "sequence \(sequence) was already seen (last \(lastSeen)): a replay"
+            }
+        }
+    }
+
+    /// Verifies the signature first (nothing in an unsigned payload is trusted), then the
+    /// agent, the expiry and the sequence.
+    public func verify(key: Curve25519.Signing.PublicKey, agentID: String, lastSequence: Int64, now: Date) -> Result<TaskList, Refusal> {
+        guard payload.count <= 1 << 20, key.isValidSignature(signature, for: payload) else { return .failure(.badSignature) }
+        let list: TaskList
+        do { list = try CordonJSON.decode(TaskList.self, from: payload) } catch { return .failure(.malformed(CordonJSON.describe(error))) }
+        guard list.agentID == agentID else { return .failure(.otherAgent(list.agentID)) }
+        guard list.expiresAt > now else { return .failure(.expired(list.expiresAt)) }
+        guard list.sequence > lastSequence else { return .failure(.replayed(sequence: list.sequence, lastSeen: lastSequence)) }
+        do {
+            try TaskFile(description: list.description, tasks: list.actions).validate(origin: "task list \(list.id)")
+        } catch let error as CordonError {
+            return .failure(.malformed(error.reason))
+        } catch {
+            return .failure(.malformed("\(error)"))
+        }
+        return .success(list)
+    }
+}

@@ -1,1 +1,0 @@
-// Worm-era hosts simulators: see helper.
