@@ -7,6 +7,7 @@ public struct CoordinatorError: Error, Hashable, CustomStringConvertible, Sendab
         case token
         case notFound
         case conflict
+        case forbidden
         case api
         case transport
     }
@@ -33,6 +34,7 @@ public struct CoordinatorError: Error, Hashable, CustomStringConvertible, Sendab
     public static func token(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.token, r, file: file, line: line) }
     public static func notFound(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.notFound, r, file: file, line: line) }
     public static func conflict(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.conflict, r, file: file, line: line) }
+    public static func forbidden(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.forbidden, r, file: file, line: line) }
     /// An error the coordinator's API answered with (status and code in the reason).
     public static func api(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.api, r, file: file, line: line) }
     public static func transport(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.transport, r, file: file, line: line) }
@@ -43,6 +45,7 @@ public struct CoordinatorError: Error, Hashable, CustomStringConvertible, Sendab
     public static let token = token("")
     public static let notFound = notFound("")
     public static let conflict = conflict("")
+    public static let forbidden = forbidden("")
     public static let api = api("")
     public static let transport = transport("")
 }

@@ -91,6 +91,7 @@ public struct DemoHostCommand: AsyncParsableCommand {
             print("\(spec.address) \(spec.profile.name) (\(spec.profile.computerName)): tcp \(tcp.isEmpty ? "-" : tcp) udp \(udp.isEmpty ? "-" : udp)")
         }
         print("running for at most \(duration); stop with SIGTERM or Ctrl-C")
+        fflush(nil) // the lab reads this log while we run
 
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: WormHostFleetService(fleet: fleet), successTerminationBehavior: .gracefullyShutdownGroup)],
@@ -132,8 +133,9 @@ public struct DemoHostCommand: AsyncParsableCommand {
         }
     }
 
-    /// `{"pid": 123, "expiresAt": 1700000000, "hosts": [{"address", "profile", "computerName",
-    /// "expectedFindings", "endpoints": [{"transport", "port", "service"}]}]}`.
+    /// One line of JSON with sorted keys: `{"expiresAt":1700000000,"hosts":[{"address":...,
+    /// "computerName":...,"endpoints":[{"port":445,"service":"smb","transport":"tcp"}],
+    /// "expectedFindings":[...],"profile":...}],"pid":123}`.
     static func readyJSON(fleet: WormHostFleet, lifetime: Duration) throws -> String {
         struct Endpoint: Encodable { var transport: String; var port: UInt16; var service: String }
         struct Host: Encodable {
@@ -154,7 +156,7 @@ public struct DemoHostCommand: AsyncParsableCommand {
                                    })
                           })
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(ready), as: UTF8.self) + "\n"
     }
 }

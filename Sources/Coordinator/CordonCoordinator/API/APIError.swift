@@ -58,6 +58,8 @@ struct ErrorMiddleware: RouterMiddleware {
             return try APIError.notFound(error.reason).response(from: request, context: context)
         } catch let error as CoordinatorError where error == .conflict {
             return try APIError.conflict(error.reason).response(from: request, context: context)
+        } catch let error as CoordinatorError where error == .forbidden {
+            return try APIError.forbidden(error.reason).response(from: request, context: context)
         } catch let error as CordonError where error == .invalidArgument {
             return try APIError.badRequest(error.reason).response(from: request, context: context)
         } catch let error as CoordinatorError where error == .token {

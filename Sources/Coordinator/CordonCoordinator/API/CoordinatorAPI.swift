@@ -1,4 +1,5 @@
 import CordonShared
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -10,14 +11,22 @@ public struct CoordinatorAPI: Sendable {
     public let ca: CertificateAuthority
     public let config: CoordinatorConfig
     public let keys: CoordinatorKeys
+    /// Wakes long-polling agents when a task is queued.
+    public let dispatcher: TaskDispatcher
+    /// Reads the escrow private key when an operator reads a secret (and only then).
+    public let secretsKey: @Sendable () throws -> Curve25519.KeyAgreement.PrivateKey
     /// The clock routes judge expiry and liveness by (injected by tests).
     public let now: @Sendable () -> Date
 
     public init(database: CoordinatorDatabase, ca: CertificateAuthority, keys: CoordinatorKeys, config: CoordinatorConfig,
+                dispatcher: TaskDispatcher = TaskDispatcher(),
+                secretsKey: @escaping @Sendable () throws -> Curve25519.KeyAgreement.PrivateKey,
                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
         self.ca = ca
         self.keys = keys
+        self.dispatcher = dispatcher
+        self.secretsKey = secretsKey
         self.config = config
         self.now = now
     }
@@ -30,10 +39,14 @@ public struct CoordinatorAPI: Sendable {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(database: database))
         addEnrollmentRoutes(to: router.group())
-        addAgentRoutes(to: router.group().add(middleware: ProtocolVersionMiddleware(required: true)).add(middleware: RoleMiddleware(role: .agent)))
+        let agentRoutes = router.group().add(middleware: ProtocolVersionMiddleware(required: true)).add(middleware: RoleMiddleware(role: .agent))
+        addAgentRoutes(to: agentRoutes)
+        addAgentTaskRoutes(to: agentRoutes)
         let operatorRoutes = router.group().add(middleware: ProtocolVersionMiddleware(required: false)).add(middleware: RoleMiddleware(role: .operator))
         addOperatorRoutes(to: operatorRoutes)
         addFleetRoutes(to: operatorRoutes)
+        addOperatorTaskRoutes(to: operatorRoutes)
+        addPlanRoutes(to: operatorRoutes)
         return router
     }
 

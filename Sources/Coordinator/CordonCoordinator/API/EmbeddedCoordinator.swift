@@ -17,7 +17,8 @@ public final class EmbeddedCoordinator: Sendable {
     /// Starts the coordinator and returns once it listens.
     public static func start(stateDir: CoordinatorStateDir, config: CoordinatorConfig, database: CoordinatorDatabase,
                              now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) async throws -> EmbeddedCoordinator {
-        let api = CoordinatorAPI(database: database, ca: try stateDir.loadCA(), keys: try stateDir.loadKeys(), config: config, now: now)
+        let api = CoordinatorAPI(database: database, ca: try stateDir.loadCA(), keys: try stateDir.loadKeys(), config: config,
+                                 secretsKey: { try stateDir.loadEscrowKey() }, now: now)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try CoordinatorServer.makeApplication(api: api, stateDir: stateDir, logger: logger) { port in
             continuation.yield(port)

@@ -65,7 +65,8 @@ public struct ServeCommand: AsyncParsableCommand {
             let stateDir = CoordinatorStateDir(config.stateDir)
             let ca = try stateDir.loadCA()
             let database = try CoordinatorDatabase.open(path: stateDir.database)
-            let api = CoordinatorAPI(database: database, ca: ca, keys: try stateDir.loadKeys(), config: config)
+            let api = CoordinatorAPI(database: database, ca: ca, keys: try stateDir.loadKeys(), config: config,
+                                     secretsKey: { try stateDir.loadEscrowKey() })
             let app = try CoordinatorServer.makeApplication(api: api, stateDir: stateDir, logger: logger) { port in
                 logger.notice("coordinator listening", metadata: ["address": "\(config.listen.host):\(port)", "ca.fingerprint": "\((try? ca.fingerprint) ?? "?")"])
             }

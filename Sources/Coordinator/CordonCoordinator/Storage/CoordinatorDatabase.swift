@@ -176,6 +176,50 @@ public final class CoordinatorDatabase: Sendable {
                 t.column("detail", .text).notNull()
             }
         }
+        migrator.registerMigration("v3-tasks") { db in
+            try db.create(table: "task") { t in
+                t.primaryKey("id", .text)
+                t.column("description", .text)
+                t.column("target", .text).notNull()
+                t.column("actionsJSON", .blob).notNull()
+                t.column("dryRun", .boolean).notNull()
+                t.column("createdAt", .datetime).notNull().indexed()
+                t.column("createdBy", .text).notNull()
+                t.column("requireApproval", .boolean).notNull()
+                t.column("approvedBy", .text)
+                t.column("approvedAt", .datetime)
+                t.column("expiresAt", .datetime).notNull()
+            }
+            try db.create(table: "taskRun") { t in
+                t.primaryKey("id", .text)
+                t.column("taskID", .text).notNull().indexed().references("task")
+                t.column("agentID", .text).notNull().indexed()
+                t.column("sequence", .integer).notNull()
+                t.column("state", .text).notNull()
+                t.column("signedJSON", .blob)
+                t.column("updatedAt", .datetime).notNull()
+                t.column("message", .text)
+                t.column("resultsJSON", .blob)
+                t.uniqueKey(["agentID", "sequence"])
+            }
+            try db.create(table: "taskEvent") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("runID", .text).notNull().indexed()
+                t.column("at", .datetime).notNull()
+                t.column("state", .text).notNull()
+                t.column("message", .text)
+            }
+            try db.create(table: "secret") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("agentID", .text).notNull()
+                t.column("user", .text).notNull()
+                t.column("runID", .text).notNull()
+                t.column("rotatedAt", .datetime).notNull()
+                t.column("encapsulatedKey", .blob).notNull()
+                t.column("ciphertext", .blob).notNull()
+            }
+            try db.create(index: "secret_agent_user", on: "secret", columns: ["agentID", "user"])
+        }
         return migrator
     }
 }

@@ -160,3 +160,56 @@ struct ChangeRecord: Codable, FetchableRecord, MutablePersistableRecord {
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
+
+struct TaskRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "task"
+    var id: String
+    var description: String?
+    var target: String
+    var actionsJSON: Data
+    var dryRun: Bool
+    var createdAt: Date
+    var createdBy: String
+    var requireApproval: Bool
+    var approvedBy: String?
+    var approvedAt: Date?
+    var expiresAt: Date
+}
+
+struct TaskRunRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "taskRun"
+    var id: String
+    var taskID: String
+    var agentID: String
+    var sequence: Int64
+    var state: String
+    /// The signed list, once queued (signing waits for approval under the two-person rule).
+    var signedJSON: Data?
+    var updatedAt: Date
+    var message: String?
+    var resultsJSON: Data?
+}
+
+struct TaskEventRecord: Codable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "taskEvent"
+    var id: Int64?
+    var runID: String
+    var at: Date
+    var state: String
+    var message: String?
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+struct SecretRecord: Codable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "secret"
+    var id: Int64?
+    var agentID: String
+    var user: String
+    var runID: String
+    var rotatedAt: Date
+    var encapsulatedKey: Data
+    var ciphertext: Data
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

@@ -1,0 +1,121 @@
+import CordonShared
+import Foundation
+import Hummingbird
+
+extension CoordinatorAPI {
+    /// Agent side: the long-poll for the next task and status updates.
+    func addAgentTaskRoutes(to group: RouterGroup<CordonRequestContext>) {
+        group.get(RouterPath(APIPath.nextTask)) { request, context in
+            let agent = try agentIdentity(context)
+            let asked = request.uri.queryParameters["wait"].flatMap { Double(String($0)) } ?? config.longPollTimeout.seconds
+            let wait = max(0, min(asked, config.longPollTimeout.seconds))
+            let deadline = ContinuousClock.now + .milliseconds(Int64(wait * 1000))
+            try database.touch(agentID: agent.id, now: now())
+            while true {
+                if let signed = try database.nextTaskRun(agentID: agent.id, now: now()) {
+                    context.logger.info("task delivered", metadata: ["agent.id": "\(agent.id)"])
+                    return try Response.json(signed)
+                }
+                let remaining = deadline - ContinuousClock.now
+                guard remaining > .zero, !Task.isCancelled else { return Response(status: .noContent) }
+                await dispatcher.wait(agentID: agent.id, timeout: remaining)
+            }
+        }
+
+        group.post(RouterPath("/v1/tasks/:id/status")) { request, context in
+            let agent = try agentIdentity(context)
+            let runID = try context.parameters.require("id")
+            var request = request
+            let (update, _) = try await request.decodeJSON(TaskStatusUpdate.self, limit: 4 << 20)
+            switch try database.updateTaskRun(agentID: agent.id, runID: runID, update: update, now: now()) {
+            case .accepted(let state):
+                context.logger.info("task status", metadata: ["agent.id": "\(agent.id)", "task.id": "\(runID)", "state": "\(state.rawValue)"])
+                return try Response.json(TaskStatusAck(taskID: runID, state: state))
+            case .conflict(let message):
+                throw APIError.conflict(message)
+            case .notFound:
+                throw APIError.notFound("no task \(runID) for this agent")
+            }
+        }
+    }
+
+    /// Operator side: push, list, show, cancel, approve, and escrowed secrets.
+    func addOperatorTaskRoutes(to group: RouterGroup<CordonRequestContext>) {
+        group.post(RouterPath(APIPath.tasks)) { request, context in
+            var request = request
+            let (push, _) = try await request.decodeJSON(TaskPushRequest.self, limit: 1 << 20)
+            let view = try database.pushTask(push, actor: context.actor, now: now()) { try SignedTaskList.sign($0, with: keys.taskSigningKey) }
+            await dispatcher.notify(view.runs.filter { $0.state == .queued }.map(\.agentID))
+            return try Response.json(view, status: .created)
+        }
+
+        group.get(RouterPath(APIPath.tasks)) { request, _ in
+            try database.expireOverdueTasks(now: now())
+            let q = request.uri.queryParameters
+            let limit = q["limit"].flatMap { Int(String($0)) } ?? 100
+            return try Response.json(try database.tasks(agentID: q["agent"].map(String.init), segment: q["segment"].map(String.init), limit: limit))
+        }
+
+        group.get(RouterPath(APIPath.tasks + "/:id")) { _, context in
+            try database.expireOverdueTasks(now: now())
+            let id = try context.parameters.require("id")
+            guard let view = try database.task(id: id) else { throw APIError.notFound("no task \(id)") }
+            return try Response.json(view)
+        }
+
+        group.post(RouterPath(APIPath.tasks + "/:id/cancel")) { _, context in
+            let id = try context.parameters.require("id")
+            return try Response.json(try database.cancelTask(id: id, actor: context.actor, now: now()))
+        }
+
+        group.post(RouterPath(APIPath.tasks + "/:id/approve")) { _, context in
+            let id = try context.parameters.require("id")
+            let view = try database.approveTask(id: id, actor: context.actor, now: now()) { try SignedTaskList.sign($0, with: keys.taskSigningKey) }
+            await dispatcher.notify(view.runs.filter { $0.state == .queued }.map(\.agentID))
+            return try Response.json(view)
+        }
+
+        /// The signed lists of a task, for agents that cannot reach the coordinator
+        /// (`cordon tasks export`, then `cordon-agent apply` on the jump host).
+        group.get(RouterPath(APIPath.tasks + "/:id/signed")) { _, context in
+            let id = try context.parameters.require("id")
+            let lists = try database.signedLists(taskID: id)
+            guard !lists.isEmpty else { throw APIError.notFound("task \(id) has no signed lists (unknown, or awaiting approval)") }
+            try database.appendAudit(actor: context.actor, action: "task.export", target: "task:\(id)", detail: "\(lists.count) signed list(s)", now: now())
+            return try Response.json(lists)
+        }
+
+        group.get(RouterPath(APIPath.secrets)) { request, context in
+            let q = request.uri.queryParameters
+            guard let agent = q["agent"].map(String.init), let user = q["user"].map(String.init) else {
+                throw APIError.badRequest("give agent and user")
+            }
+            guard TaskAction.isAccountName(user) else { throw APIError.badRequest("user is not a valid account name") }
+            let escrowKey = try secretsKey()
+            let found = try database.escrowedSecrets(agentID: agent, user: user, actor: context.actor, now: now())
+            var views: [SecretView] = []
+            for (secret, runID) in zip(found.secrets, found.runIDs) {
+                let password = try Escrow.open(secret, agentID: agent, with: escrowKey)
+                views.append(SecretView(agentID: agent, hostName: found.hostName, user: user, rotatedAt: secret.rotatedAt, taskRunID: runID, password: password))
+            }
+            context.logger.notice("escrowed secret read", metadata: ["agent.id": "\(agent)", "user": "\(user)", "by": "\(context.actor)"])
+            return try Response.json(views)
+        }
+    }
+}
+
+extension CoordinatorAPI {
+    func addPlanRoutes(to group: RouterGroup<CordonRequestContext>) {
+        group.get(RouterPath(APIPath.plan)) { request, _ in
+            guard let segment = request.uri.queryParameters["segment"].map(String.init) else { throw APIError.badRequest("give segment") }
+            let agents = try database.agentSummaries(now: now()).filter { $0.segment == segment && $0.revokedAt == nil }
+            guard !agents.isEmpty else { throw APIError.notFound("segment \(segment) has no enrolled, unrevoked agents") }
+            let jumpHosts = try agents.map { agent in
+                RemediationPlanner.JumpHost(agentID: agent.id, hostName: agent.hostname, inventory: try database.inventory(agentID: agent.id)?.inventory)
+            }
+            let plan = RemediationPlanner.plan(segment: segment, jumpHosts: jumpHosts, findings: try database.findings(FindingFilter(segment: segment)),
+                                               hosts: try database.hosts(segment: segment), now: now())
+            return try Response.json(plan)
+        }
+    }
+}

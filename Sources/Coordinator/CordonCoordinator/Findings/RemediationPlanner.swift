@@ -1,0 +1,150 @@
+import CordonShared
+import Foundation
+
+/// Proposes remediation from a segment's findings: a task list per jump host (what Cordon can
+/// do itself) and a work list for the Windows hosts (what people must do), after the vendor
+/// guides' response steps.
+public enum RemediationPlanner {
+    public static let wormTCPPorts = [135, 139, 445, 593]
+    public static let wormUDPPorts = [135, 137, 138, 445]
+
+    public struct JumpHost: Sendable {
+        public var agentID: String
+        public var hostName: String
+        public var inventory: InventoryReport?
+        public init(agentID: String, hostName: String, inventory: InventoryReport?) {
+            self.agentID = agentID
+            self.hostName = hostName
+            self.inventory = inventory
+        }
+    }
+
+    public static func plan(segment: String, jumpHosts: [JumpHost], findings: [FindingView], hosts: [HostView], now: Date = Date()) -> SegmentPlan {
+        let open = findings.filter { $0.status == .open && $0.segment == segment }
+        let scan = open.filter { $0.source == .scan }
+        let iocs = scan.filter { $0.kind == .ioc }
+        let exposedWorms = Set(scan.map(\.worm))
+
+        var agents: [AgentPlan] = []
+        for jump in jumpHosts {
+            let mine = open.filter { $0.source == .inventory && $0.agentID == jump.agentID }
+            var actions: [PlannedAction] = []
+            var seenUsers: Set<String> = []
+            func rotate(_ user: String, _ why: String) {
+                guard seenUsers.insert(user).inserted else { return }
+                actions.append(PlannedAction(action: .rotatePassword(user: user, length: TaskAction.defaultPasswordLength), because: why))
+            }
+            if !iocs.isEmpty, let accounts = jump.inventory?.accounts.value {
+                let hostsList = Set(iocs.compactMap(\.address)).sorted().prefix(5).joined(separator: ", ")
+                for account in accounts.accounts where account.isAdmin && account.loginCapable && account.password?.locked == false {
+                    rotate(account.name, "indicators of compromise in the segment (\(hostsList)): change every admin password")
+                }
+            }
+            for f in mine where [DetectionCatalogue.passwordAge, DetectionCatalogue.emptyPassword].contains(f.detectionID) {
+                if f.item.hasPrefix("account:") { rotate(String(f.item.dropFirst(8)), "\(f.detectionID): \(f.evidence)") }
+            }
+            var seenTasks: Set<String> = []
+            for f in mine where [DetectionCatalogue.newScheduledTask, DetectionCatalogue.taskFromWritablePath].contains(f.detectionID) && f.item.hasPrefix("task:") {
+                let id = String(f.item.dropFirst(5))
+                guard TaskAction.isTaskID(id), seenTasks.insert(id).inserted else { continue }
+                actions.append(PlannedAction(action: .removeScheduledTask(id: id), because: "\(f.detectionID): \(f.evidence)"))
+            }
+            let unblocked = mine.contains { $0.detectionID == DetectionCatalogue.wormPortsUnblocked }
+            if unblocked || !exposedWorms.isEmpty {
+                let why = unblocked ? "the jump host's firewall does not block the worm ports" : "hosts in the segment are exposed to \(exposedWorms.sorted().map(\.displayName).joined(separator: ", "))"
+                actions.append(PlannedAction(action: .blockPorts(tcp: wormTCPPorts, udp: wormUDPPorts, direction: .both), because: why))
+            }
+            if !actions.isEmpty {
+                actions.append(PlannedAction(action: .refreshInventory, because: "confirm the changes in the inventory"))
+                actions.append(PlannedAction(action: .rescan, because: "see the segment again after the changes"))
+            }
+            agents.append(AgentPlan(agentID: jump.agentID, hostName: jump.hostName, actions: actions,
+                                    yaml: yaml(segment: segment, jump: jump, actions: actions, now: now)))
+        }
+
+        let work = hosts.filter { $0.segment == segment && !$0.findings.isEmpty }.map(workItem)
+        return SegmentPlan(segment: segment, generatedAt: now, agents: agents, windowsWork: work,
+                           windowsCSV: windowsCSV(work), windowsMarkdown: windowsMarkdown(segment: segment, work, now: now))
+    }
+
+    static func yaml(segment: String, jump: JumpHost, actions: [PlannedAction], now: Date) -> String {
+        var lines = [
+            "# Cordon remediation plan for \(jump.hostName) (\(jump.agentID)), segment \(segment)",
+            "# Proposed by `cordon plan` at \(CordonTime.format(now)) from the open findings. Review, then:",
+            "#   cordon tasks push --agent \(jump.agentID) THIS-FILE --dry-run",
+            "#   cordon tasks push --agent \(jump.agentID) THIS-FILE",
+            "description: \"Cordon plan for \(jump.hostName) in \(segment)\"",
+        ]
+        if actions.isEmpty {
+            lines.append("# Nothing to do on this jump host: no open findings call for an action.")
+            lines.append("tasks: []")
+        } else {
+            lines.append("tasks:")
+            for planned in actions {
+                lines.append("  # \(planned.because.replacingOccurrences(of: "\n", with: " ").prefix(300))")
+                lines.append("  " + planned.action.yamlLine)
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static let updates: [Worm: [String]] = [
+        .codeRed: ["MS01-033"], .blaster: ["MS03-039"], .zotob: ["MS05-039"],
+        .conficker: ["KB958644", "KB957097", "KB958687"], .wannacry: ["MS17-010"],
+    ]
+
+    static func workItem(_ host: HostView) -> WindowsWorkItem {
+        let ids = Set(host.findings.map(\.detectionID))
+        let infected = host.infectedBy
+        var updatesNeeded: [String] = []
+        for worm in host.exposedTo { for u in updates[worm] ?? [] where !updatesNeeded.contains(u) { updatesNeeded.append(u) } }
+        let smb1 = ids.contains(DetectionCatalogue.wannacrySMBv1) || ids.contains(DetectionCatalogue.wannacryMS17010)
+        let conficker = host.exposedTo.contains(.conficker)
+        let changePasswords = !infected.isEmpty || ids.contains(DetectionCatalogue.zotobNullSession)
+        var steps: [String] = []
+        if !infected.isEmpty { steps.append("Isolate the host now (\(infected.map(\.displayName).joined(separator: ", ")) indicators); rebuild or clean it before reconnecting") }
+        if !updatesNeeded.isEmpty { steps.append("Install \(updatesNeeded.joined(separator: ", "))") }
+        if smb1 { steps.append("Disable SMBv1") }
+        if conficker { steps.append("Disable AutoRun") }
+        if ids.contains(DetectionCatalogue.zotobNullSession) { steps.append("Set RestrictAnonymous (no null sessions)") }
+        if ids.contains(DetectionCatalogue.codeRedIdaMapping) { steps.append("Remove the .ida/.idq script mappings from IIS") }
+        if ids.contains(DetectionCatalogue.blasterRPC) { steps.append("Disable DCOM where not needed") }
+        if changePasswords { steps.append("Change every administrator password") }
+        if infected.contains(.conficker) { steps.append("Delete the worm's scheduled jobs (at /delete /yes)") }
+        return WindowsWorkItem(address: host.address, name: host.netbiosName, os: host.osGuess, infectedBy: infected, exposedTo: host.exposedTo,
+                               updates: updatesNeeded, disableSMBv1: smb1, disableAutoRun: conficker, changePasswords: changePasswords,
+                               deleteScheduledJobs: infected.contains(.conficker), steps: steps)
+    }
+
+    static func windowsCSV(_ items: [WindowsWorkItem]) -> String {
+        func field(_ s: String) -> String {
+            var v = s
+            if let f = v.first, "=+-@".contains(f) { v = "'" + v }
+            return v.contains(",") || v.contains("\"") || v.contains("\n") ? "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : v
+        }
+        var rows = [["address", "name", "os", "infected_by", "exposed_to", "install_updates", "disable_smbv1", "disable_autorun",
+                     "change_passwords", "delete_scheduled_jobs", "steps"]]
+        for i in items {
+            rows.append([i.address, i.name ?? "", i.os ?? "", i.infectedBy.map(\.rawValue).joined(separator: " "), i.exposedTo.map(\.rawValue).joined(separator: " "),
+                         i.updates.joined(separator: " "), i.disableSMBv1 ? "yes" : "no", i.disableAutoRun ? "yes" : "no",
+                         i.changePasswords ? "yes" : "no", i.deleteScheduledJobs ? "yes" : "no", i.steps.joined(separator: "; ")])
+        }
+        return rows.map { $0.map(field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
+    }
+
+    static func windowsMarkdown(segment: String, _ items: [WindowsWorkItem], now: Date) -> String {
+        func md(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
+        var lines = ["# Windows work list: segment \(segment)", "", "Generated by `cordon plan` at \(CordonTime.format(now)). Infected hosts first.", ""]
+        if items.isEmpty { lines.append("No Windows host in this segment has an open finding.") }
+        let sorted = items.sorted { ($0.infectedBy.isEmpty ? 1 : 0, $0.address) < ($1.infectedBy.isEmpty ? 1 : 0, $1.address) }
+        for i in sorted {
+            lines.append("## \(md(i.address))\(i.name.map { " (\(md($0)))" } ?? "")\(i.infectedBy.isEmpty ? "" : " — INFECTED: \(i.infectedBy.map(\.displayName).joined(separator: ", "))")")
+            if let os = i.os { lines.append("OS: \(md(os))  ") }
+            lines.append("Exposed to: \(i.exposedTo.map(\.displayName).joined(separator: ", "))")
+            lines.append("")
+            for step in i.steps { lines.append("- [ ] \(md(step))") }
+            lines.append("")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
