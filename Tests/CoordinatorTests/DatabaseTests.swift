@@ -210,3 +210,19 @@ import Testing
         }
     }
 }
+
+@Suite struct SegmentStorageTests {
+    @Test func scopesAreRecordedNormalizedAndAudited() throws {
+        let db = try CoordinatorDatabase.inMemory()
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        _ = try db.testAgent(segment: "lan", at: t0)
+        let view = try db.setSegmentScope(name: "dmz", scope: ["198.18.1.7/24", "198.18.9.9"], actor: "operator:alice", now: t0)
+        #expect(view.scope == ["198.18.1.0/24", "198.18.9.9/32"])
+        #expect(try db.segmentScope(name: "dmz") == ["198.18.1.0/24", "198.18.9.9/32"])
+        #expect(try db.segmentScope(name: "lan") == nil)
+        #expect(try db.segments().map(\.name) == ["dmz", "lan"])
+        #expect(throws: CordonError.invalidArgument) { try db.setSegmentScope(name: "dmz", scope: ["nonsense"], actor: "x") }
+        #expect(throws: CordonError.invalidArgument) { try db.setSegmentScope(name: "dmz", scope: [], actor: "x") }
+        #expect(try db.auditEntries().last?.action == "segment.scope")
+    }
+}

@@ -106,3 +106,24 @@ import Testing
         }
     }
 }
+
+@Suite struct IPv4CIDRTests {
+    @Test func parsesStrictly() {
+        #expect(IPv4CIDR("198.18.1.7/24")?.description == "198.18.1.0/24")
+        #expect(IPv4CIDR("198.18.1.7")?.description == "198.18.1.7/32")
+        #expect(IPv4CIDR("0.0.0.0/0")?.count == 1 << 32)
+        for bad in ["", "198.18.1", "198.18.1.256", "198.18.01.1", "198.18.1.1/33", "198.18.1.1/", "a.b.c.d", "::1", "198.18.1.1/24/1", "1.2.3.4 "] {
+            #expect(IPv4CIDR(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func coverageAcrossSeveralNetworks() {
+        let outer = ["198.18.0.0/24", "198.18.1.0/25", "198.18.1.128/25"].compactMap(IPv4CIDR.init)
+        #expect(IPv4CIDR.covers(outer, IPv4CIDR("198.18.0.0/23")!), "two adjacent /25s and a /24 span the /23")
+        #expect(IPv4CIDR.covers(outer, IPv4CIDR("198.18.1.200")!))
+        #expect(!IPv4CIDR.covers(outer, IPv4CIDR("198.18.2.0/24")!))
+        #expect(!IPv4CIDR.covers(outer, IPv4CIDR("198.18.0.0/22")!))
+        #expect(!IPv4CIDR.covers([IPv4CIDR("198.18.1.0/25")!], IPv4CIDR("198.18.1.0/24")!), "a gap is not covered")
+        #expect(IPv4CIDR.covers([IPv4CIDR("0.0.0.0/0")!], IPv4CIDR("255.255.255.255")!))
+    }
+}

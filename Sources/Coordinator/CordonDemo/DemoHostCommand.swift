@@ -46,10 +46,14 @@ public struct DemoHostCommand: AsyncParsableCommand {
 
     public func validate() throws {
         guard !hosts.isEmpty else { throw ValidationError("give at least one --host address=profile") }
+        var addresses: Set<String> = []
         for host in hosts {
             do {
-                _ = try WormHostSpec(parsing: host)
-            } catch {
+                let spec = try WormHostSpec(parsing: host)
+                guard addresses.insert(spec.address.description).inserted else {
+                    throw ValidationError("\(spec.address) is given twice")
+                }
+            } catch let error as WormHostError {
                 throw ValidationError(error.reason)
             }
         }

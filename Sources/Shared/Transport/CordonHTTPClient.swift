@@ -54,6 +54,11 @@ public final class CordonHTTPClient: Sendable {
         return data.isEmpty ? nil : data
     }
 
+    public func put<Body: Encodable, Response: Decodable>(_ path: String, body: Body, as type: Response.Type = Response.self) async throws -> Response {
+        let data = try await send(method: .PUT, path: path, body: try CordonJSON.encode(body), timeout: nil)
+        return try decode(type, data, path: path)
+    }
+
     /// Posts bytes that are already JSON (a spooled report, sent exactly as spooled).
     public func postRaw<Response: Decodable>(_ path: String, json: Data, as type: Response.Type = Response.self) async throws -> Response {
         let data = try await send(method: .POST, path: path, body: json, timeout: nil)

@@ -29,7 +29,9 @@ extension CoordinatorAPI {
 
         group.get(RouterPath(APIPath.agentConfig)) { _, context in
             let agent = try agentIdentity(context)
-            return try Response.json(AgentRemoteConfig(agentID: agent.id, segment: agent.segment ?? "", serverTime: now()))
+            let segment = agent.segment ?? ""
+            return try Response.json(AgentRemoteConfig(agentID: agent.id, segment: segment, serverTime: now(),
+                                                        allowedScope: try database.segmentScope(name: segment)))
         }
 
         group.post(RouterPath(APIPath.reports)) { request, context in

@@ -47,6 +47,7 @@ public struct CoordinatorAPI: Sendable {
         addFleetRoutes(to: operatorRoutes)
         addOperatorTaskRoutes(to: operatorRoutes)
         addPlanRoutes(to: operatorRoutes)
+        addSegmentRoutes(to: operatorRoutes)
         return router
     }
 

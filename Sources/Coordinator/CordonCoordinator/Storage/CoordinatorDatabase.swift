@@ -220,6 +220,14 @@ public final class CoordinatorDatabase: Sendable {
             }
             try db.create(index: "secret_agent_user", on: "secret", columns: ["agentID", "user"])
         }
+        migrator.registerMigration("v4-segments") { db in
+            try db.create(table: "segment") { t in
+                t.primaryKey("name", .text)
+                t.column("scopeJSON", .blob).notNull()
+                t.column("updatedAt", .datetime).notNull()
+                t.column("updatedBy", .text).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -213,3 +213,12 @@ struct SecretRecord: Codable, FetchableRecord, MutablePersistableRecord {
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
+
+struct SegmentRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "segment"
+    var name: String
+    /// The CIDRs agents of this segment may scan (JSON array).
+    var scopeJSON: Data
+    var updatedAt: Date
+    var updatedBy: String
+}

@@ -30,4 +30,5 @@ extension APIPath {
     public static let tasks = "/v1/tasks"
     public static let secrets = "/v1/secrets"
     public static let plan = "/v1/plan"
+    public static let segments = "/v1/segments"
 }

@@ -30,10 +30,13 @@ public struct AgentRemoteConfig: Codable, Sendable, Equatable {
     public var agentID: String
     public var segment: String
     public var serverTime: Date
+    /// The CIDRs this agent's segment may scan; nil when the coordinator has none recorded.
+    public var allowedScope: [String]?
 
-    public init(agentID: String, segment: String, serverTime: Date) {
+    public init(agentID: String, segment: String, serverTime: Date, allowedScope: [String]? = nil) {
         self.agentID = agentID
         self.segment = segment
         self.serverTime = serverTime
+        self.allowedScope = allowedScope
     }
 }

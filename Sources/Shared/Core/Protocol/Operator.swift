@@ -155,3 +155,24 @@ public struct RevokeResponse: Codable, Sendable, Equatable {
         self.alreadyRevoked = alreadyRevoked
     }
 }
+
+/// A segment and the scope its agents may scan (nil: none recorded, not restricted).
+public struct SegmentView: Codable, Sendable, Equatable {
+    public var name: String
+    public var scope: [String]?
+    public var updatedAt: Date?
+    public var updatedBy: String?
+
+    public init(name: String, scope: [String]?, updatedAt: Date?, updatedBy: String?) {
+        self.name = name
+        self.scope = scope
+        self.updatedAt = updatedAt
+        self.updatedBy = updatedBy
+    }
+}
+
+/// `PUT /v1/segments/:name`.
+public struct SegmentScopeRequest: Codable, Sendable, Equatable {
+    public var scope: [String]
+    public init(scope: [String]) { self.scope = scope }
+}
