@@ -35,8 +35,25 @@ public struct RunCommand: AsyncParsableCommand {
             let stateDir = AgentStateDir(config.stateDir)
             let uplink = try Uplink(stateDir: stateDir, coordinatorOverride: config.coordinator, logger: logger)
             let spool = try Spool(directory: stateDir.spoolDirectory, maxBytes: config.spool.maxSize.bytes)
-            let service = AgentService(config: config, uplink: uplink, spool: spool, logger: logger)
-            let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            var services: [any Service] = []
+            var composers: [any ReportComposer] = [InventoryComposer(config: config.inventory, logger: logger)]
+            var scanService: ScanService?
+            if let scan = config.scan {
+                let service = ScanService(config: scan, stateDir: stateDir, scanner: Scanner(logger: logger), logger: logger)
+                // Refuse to start with a scope outside what the segment allows; when the
+                // coordinator cannot be asked now, the last answer it gave is used.
+                if let remote = try? await uplink.remoteConfig(timeout: 10) { service.recordAllowedScope(remote.allowedScope) }
+                if let refusal = ScanService.scopeRefusal(config: scan, allowed: service.loadAllowedScope()) {
+                    throw CordonError.invalidArgument("\(options.config): \(refusal); fix scan.scope or the segment's scope (`cordon segments set`)")
+                }
+                scanService = service
+                composers.append(service)
+                services.append(service)
+            }
+            let agent = AgentService(config: config, uplink: uplink, spool: spool, composers: composers,
+                                     scopeObserver: { [scanService] scope in scanService?.recordAllowedScope(scope) }, logger: logger)
+            services.insert(agent, at: 0)
+            let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
     }

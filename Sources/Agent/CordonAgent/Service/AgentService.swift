@@ -8,6 +8,12 @@ import ServiceLifecycle
 /// results, inventory) are added by the composers the service is given.
 public protocol ReportComposer: Sendable {
     func compose(into report: inout AgentReport) async
+    /// The report made by the last `compose` is safely in the spool: forget what it carried.
+    func reportSpooled() async
+}
+
+extension ReportComposer {
+    public func reportSpooled() async {}
 }
 
 /// The agent's main loop: heartbeats and reports on their intervals (with jitter), spool
@@ -22,14 +28,17 @@ public final class AgentService: Service, Sendable {
     let facts: HostFacts
     let logger: Logger
     let stateDir: AgentStateDir
+    /// Told the segment's allowed scan scope at every heartbeat.
+    let scopeObserver: (@Sendable ([String]?) -> Void)?
 
     public init(config: AgentConfig, uplink: Uplink, spool: Spool, composers: [any ReportComposer] = [], facts: HostFacts = HostFacts(),
-                logger: Logger) {
+                scopeObserver: (@Sendable ([String]?) -> Void)? = nil, logger: Logger) {
         self.config = config
         self.uplink = uplink
         self.spool = spool
         self.composers = composers
         self.facts = facts
+        self.scopeObserver = scopeObserver
         self.logger = logger
         self.stateDir = uplink.stateDir
     }
@@ -92,6 +101,7 @@ public final class AgentService: Service, Sendable {
             for composer in composers { await composer.compose(into: &report) }
             report.spoolDropped = try spool.takeDropped()
             let dropped = try spool.append(try CordonJSON.encode(report), carriedDrops: report.spoolDropped)
+            for composer in composers { await composer.reportSpooled() }
             if dropped > 0 { logger.warning("spool full; dropped oldest reports", metadata: ["dropped": "\(dropped)"]) }
         } catch {
             logger.error("cannot make or spool a report", metadata: ["error": "\(error)"])
@@ -107,10 +117,11 @@ public final class AgentService: Service, Sendable {
             }
             try await deliverSpool(status: &status)
             if heartbeatDue {
-                _ = try await uplink.heartbeat(Heartbeat(sentAt: now, agentVersion: CordonVersion.current,
+                let answer = try await uplink.heartbeat(Heartbeat(sentAt: now, agentVersion: CordonVersion.current,
                                                          heartbeatInterval: config.heartbeatInterval.seconds,
                                                          reportInterval: config.reportInterval.seconds,
                                                          spoolDepth: spool.depth, spoolDropped: spool.pendingDrops))
+                scopeObserver?(answer.allowedScope)
             }
             status.lastContactAt = Date()
             status.consecutiveFailures = 0

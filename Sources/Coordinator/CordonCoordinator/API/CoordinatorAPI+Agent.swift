@@ -24,7 +24,7 @@ extension CoordinatorAPI {
             var request = request
             let (body, _) = try await request.decodeJSON(Heartbeat.self, limit: 64 * 1024)
             try database.recordHeartbeat(agentID: agent.id, heartbeat: body, now: now())
-            return try Response.json(HeartbeatResponse(serverTime: now()))
+            return try Response.json(HeartbeatResponse(serverTime: now(), allowedScope: try database.segmentScope(name: agent.segment ?? "")))
         }
 
         group.get(RouterPath(APIPath.agentConfig)) { _, context in

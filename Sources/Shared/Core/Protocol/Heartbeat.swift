@@ -22,7 +22,13 @@ public struct Heartbeat: Codable, Sendable, Equatable {
 
 public struct HeartbeatResponse: Codable, Sendable, Equatable {
     public var serverTime: Date
-    public init(serverTime: Date) { self.serverTime = serverTime }
+    /// The CIDRs the agent's segment may scan (nil: none recorded).
+    public var allowedScope: [String]?
+
+    public init(serverTime: Date, allowedScope: [String]? = nil) {
+        self.serverTime = serverTime
+        self.allowedScope = allowedScope
+    }
 }
 
 /// `GET /v1/agent/config`: what the coordinator knows of the agent (also a reachability check).

@@ -1,0 +1,126 @@
+import CordonShared
+import Foundation
+import Testing
+@testable import CordonAgent
+
+/// A network namespace with only `lo`, no default route, 198.18.0.0/24 made local (AnyIP), and
+/// nftables rules that drop some traffic, so that probes time out. Removed by ``destroy()``.
+struct ScanLabNamespace {
+    let name: String
+    var path: String { "/run/netns/\(name)" }
+
+    static func tool(_ name: String) -> String? {
+        ["/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"].map { $0 + name }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static var available: Bool { ScanTestNet.isRoot && tool("ip") != nil && tool("nft") != nil }
+
+    /// Runs a tool to its end (each is a short command); returns its exit status and output.
+    @discardableResult
+    static func run(_ tool: String, _ arguments: [String], input: String? = nil) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.tool(tool) ?? tool)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        let stdin = Pipe()
+        if input != nil { process.standardInput = stdin }
+        try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func create(nftRules: String) throws -> ScanLabNamespace {
+        let ns = ScanLabNamespace(name: "cordon-scan-\(getpid())-\(UInt16.random(in: 1...65000))")
+        let (status, out) = try run("ip", ["netns", "add", ns.name])
+        guard status == 0 else { throw AgentError.state("ip netns add: \(out)") }
+        do {
+            for args in [["link", "set", "lo", "up"], ["addr", "add", "198.18.0.1/32", "dev", "lo"],
+                         ["route", "add", "local", "198.18.0.0/24", "dev", "lo"]] {
+                let (s, o) = try run("ip", ["-n", ns.name] + args)
+                guard s == 0 else { throw AgentError.state("ip \(args): \(o)") }
+            }
+            // No default route: only the local /24 is reachable.
+            let (routes, _) = try run("ip", ["-n", ns.name, "route", "show", "default"])
+            _ = routes
+            let (s, o) = try run("ip", ["netns", "exec", ns.name, tool("nft") ?? "nft", "-f", "-"], input: nftRules)
+            guard s == 0 else { throw AgentError.state("nft: \(o)") }
+        } catch {
+            ns.destroy()
+            throw error
+        }
+        return ns
+    }
+
+    func destroy() {
+        _ = try? Self.run("ip", ["netns", "del", name])
+    }
+}
+
+/// Filtered ports and dead hosts need packets that are dropped: inside a namespace only.
+@Suite(.serialized) struct ScanNamespaceLabTests {
+    @Test(.enabled(if: ScanLabNamespace.available))
+    func filteredPortsAndDeadHostsInANamespace() async throws {
+        let ns = try ScanLabNamespace.create(nftRules: """
+            table inet cordonlab {
+                chain input {
+                    type filter hook input priority 0; policy accept;
+                    ip daddr 198.18.0.0/27 tcp dport 135 drop
+                    ip daddr 198.18.0.32/27 drop
+                }
+            }
+            """)
+        defer { ns.destroy() }
+        let (_, defaultRoute) = try ScanLabNamespace.run("ip", ["-n", ns.name, "route", "show", "default"])
+        #expect(defaultRoute.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+
+        let recorder = ScanConnectRecorder()
+        var tuning = ScanTestNet.tuning()
+        tuning.networkNamespace = ns.path
+        let scanner = Scanner(logger: ScanTestNet.logger(), tuning: tuning, observer: recorder.observer)
+        let profile = ScanProfile(name: "lab", tcp: [.init(80), .init(135), .init(445)])
+        let config = ScanConfig(scope: ["198.18.0.0/26"], profile: "lab", rate: 20_000, concurrency: 512,
+                                timeout: ConfigDuration(seconds: 0.2), retries: 1)
+        let report = try await scanner.scan(config: config, profile: profile)
+
+        #expect(report.complete)
+        #expect(report.addressesScanned == 62)
+        // .32-.62 never answer: down, counted, not listed.
+        #expect(report.hostsDown == 31)
+        #expect(report.hosts.count == 31)
+        for host in report.hosts {
+            #expect(host.reason == "conn-refused tcp/80")
+            #expect(host.services.map { "\($0.port) \($0.state.rawValue) \($0.reason.rawValue)" } == ["135 filtered no-response"])
+            #expect(host.complete)
+        }
+        // Every dropped probe was tried twice (retries: 1), and timed out both times.
+        #expect(report.stats.timeouts == 31 * 2 + 31 * 3 * 2)
+        #expect(report.stats.retries == 31 + 31 * 3)
+        #expect(report.stats.probesSent == 62 * 3 + report.stats.retries)
+        let scope = try Scope(scope: ["198.18.0.0/26"])
+        #expect(recorder.all.allSatisfy { scope.contains($0.0) })
+    }
+
+    @Test(.enabled(if: ScanLabNamespace.available))
+    func aNamespaceIsRefusedForProfilesWithSafeProbes() async throws {
+        var tuning = ScanTestNet.tuning()
+        tuning.networkNamespace = "/run/netns/nonexistent"
+        let scanner = Scanner(logger: ScanTestNet.logger(), tuning: tuning)
+        await #expect(throws: AgentError.config) {
+            _ = try await scanner.scan(config: ScanConfig(scope: ["198.18.0.1"]))
+        }
+        // A namespace that cannot be joined sends nothing at all.
+        let recorder = ScanConnectRecorder()
+        let engineScanner = Scanner(logger: ScanTestNet.logger(), tuning: tuning, observer: recorder.observer)
+        await #expect(throws: AgentError.config) {
+            _ = try await engineScanner.scan(config: ScanConfig(scope: ["198.18.0.1"], profile: "ports"))
+        }
+        #expect(recorder.all.isEmpty)
+    }
+}
