@@ -106,7 +106,7 @@ let package = Package(
         .target(
             name: "CordonDemo",
             dependencies: [
-                "CordonCoordinator", "CordonAgent", "CordonTransport", "CordonWormHosts",
+                "CordonCoordinator", "CordonAgent", "CordonTransport", "CordonWormHosts", "CordonCodecs",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Coordinator/CordonDemo"

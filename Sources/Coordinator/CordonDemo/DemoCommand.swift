@@ -2,9 +2,12 @@ import ArgumentParser
 import CordonAgent
 import CordonCoordinator
 import CordonShared
+import CordonCodecs
 import CordonTransport
+import CordonWormHosts
 import Foundation
 import Logging
+import ServiceLifecycle
 
 public struct DemoCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -31,18 +34,23 @@ public struct DemoCommand: AsyncParsableCommand {
 
     public func run() async throws {
         try await runReportingErrors {
-            let demo = try Demo(root: stateDir, logger: agentLogger(level: "warning"))
+            let demo = try Demo(root: stateDir, logger: agentLogger(level: "error"))
             try await demo.run(keep: keep, json: json)
         }
     }
 }
 
-/// The demo fleet.
+/// The demo fleet: one coordinator, a jump-host agent per segment, worm-era hosts on loopback.
 public struct Demo: Sendable {
     public let root: String
     let removeAtEnd: Bool
     let logger: Logger
-    public static let segments = ["dmz", "office"]
+
+    /// The segments, their loopback networks and the worm-era hosts in them.
+    static let segments: [(name: String, network: IPv4Octets, hosts: [WormHostProfile], infectedSource: String?)] = [
+        ("dmz", IPv4Octets(127, 0, 1, 0), [.codeRed, .blaster, .zotob, .patched], nil),
+        ("office", IPv4Octets(127, 0, 2, 0), [.conficker, .wannaCry, .xp, .patched], "127.0.2.10"),
+    ]
 
     public init(root: String?, logger: Logger) throws {
         if let root {
@@ -57,17 +65,29 @@ public struct Demo: Sendable {
 
     public func run(keep: Bool, json: Bool) async throws {
         defer { if removeAtEnd && !keep { try? FileManager.default.removeItem(atPath: root) } }
-        let fleet = try await start()
+        let quiet = json
+        let fleet = try await start(progress: { line in
+            if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        })
         do {
             let status: FleetStatus = try await fleet.operatorClient.get(APIPath.status)
+            let findings: [FindingView] = try await fleet.operatorClient.get(APIPath.findings)
             if json {
-                try printJSON(status)
+                struct Output: Encodable { var status: FleetStatus; var findings: [FindingView] }
+                try printJSON(Output(status: status, findings: findings))
             } else {
                 print("Cordon demo: coordinator at \(fleet.coordinator.url) (CA \(fleet.caFingerprint.prefix(23))…), state in \(root)\n")
                 print(FleetViews.status(status))
+                print("\nFindings (\(findings.count) open):")
+                print(FindingViews.findingsTable(findings))
+                if !fleet.wormHostsRunning {
+                    print("\nNote: the worm-era hosts need root (they listen on ports below 1024); this run shows only the jump hosts' findings.")
+                }
             }
             if keep {
-                print("\nRunning until Ctrl-C. Try: cordon status --profile \(fleet.profilePath)")
+                print("\nRunning until Ctrl-C. Try, in another shell:")
+                print("  export CORDON_PROFILE=\(fleet.profilePath)")
+                print("  cordon status; cordon hosts; cordon findings --worm conficker; cordon plan --segment office --out /tmp/plans")
                 try await fleet.runUntilSignal(logger: logger)
             }
         } catch {
@@ -77,36 +97,79 @@ public struct Demo: Sendable {
         await fleet.stop()
     }
 
-    /// Starts the coordinator, enrolls one agent per segment and runs one report cycle each.
-    public func start() async throws -> DemoFleet {
+    /// Starts everything and runs two report cycles per agent: the first sets the inventory
+    /// baseline, then the segment is scanned, the jump hosts get what a worm leaves behind,
+    /// and the second report carries the scan and the changed inventory.
+    public func start(progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> DemoFleet {
+        var wormHosts: WormHostFleet?
+        if geteuid() == 0 {
+            let specs = Self.segments.flatMap { WormHostSpec.lineup(network: $0.network, profiles: $0.hosts) }
+            wormHosts = try await WormHostFleet.start(specs, limits: .standard, logger: logger)
+            progress("worm-era hosts listening: " + specs.map(\.description).joined(separator: ", "))
+        } else {
+            progress("not root: skipping the worm-era hosts (they need ports below 1024)")
+        }
+        do {
+            return try await startFleet(wormHosts: wormHosts, progress: progress)
+        } catch {
+            await wormHosts?.stop()
+            throw error
+        }
+    }
+
+    func startFleet(wormHosts: WormHostFleet?, progress: @escaping @Sendable (String) -> Void) async throws -> DemoFleet {
         let stateDir = CoordinatorStateDir(root + "/coordinator")
         let initResult = try stateDir.initialize(name: "127.0.0.1", extraNames: ["localhost"])
         let database = try CoordinatorDatabase.open(path: stateDir.database)
         var config = CoordinatorConfig(stateDir: stateDir.path)
         config.listen = .init(host: "127.0.0.1", port: 0)
         let coordinator = try await EmbeddedCoordinator.start(stateDir: stateDir, config: config, database: database, logger: logger)
+        progress("coordinator listening on \(coordinator.url) (mutual TLS, SQLite in \(stateDir.database))")
         do {
             let issued = try OperatorIssuer(stateDir: stateDir).add(name: "demo", coordinator: coordinator.url, outDirectory: root + "/operator",
                                                                     csrPath: nil, lifetime: 86400, actor: "local:demo")
             let operatorClient = try issued.profile.makeClient()
             var agents: [DemoAgent] = []
             for segment in Self.segments {
-                let token: TokenCreateResponse = try await operatorClient.post(APIPath.tokens, body: TokenCreateRequest(segment: segment, ttlSeconds: 600, uses: 1))
-                let agentState = AgentStateDir(root + "/agents/" + segment)
-                _ = try await Enroller(stateDir: agentState, logger: logger)
-                    .enroll(coordinator: coordinator.url, token: token.token, caFingerprint: initResult.caFingerprint, hostname: "jump-\(segment)")
+                let hostName = "jump-\(segment.name)"
+                let specs = WormHostSpec.lineup(network: segment.network, profiles: segment.hosts)
+                let scope = specs.map { "\($0.address)/32" }
+                let _: SegmentView = try await operatorClient.put(APIPath.segments + "/" + segment.name,
+                                                                  body: SegmentScopeRequest(scope: ["\(segment.network)/24"]))
+                let token: TokenCreateResponse = try await operatorClient.post(APIPath.tokens, body: TokenCreateRequest(segment: segment.name, ttlSeconds: 600, uses: 1))
+                let agentState = AgentStateDir(root + "/agents/" + segment.name)
+                let record = try await Enroller(stateDir: agentState, logger: logger)
+                    .enroll(coordinator: coordinator.url, token: token.token, caFingerprint: initResult.caFingerprint, hostname: hostName)
+                progress("\(hostName) enrolled as \(record.agentID) in segment \(segment.name) (CA pinned by fingerprint)")
+
+                let jump = DemoJumpHost(root: root + "/jumphosts/" + segment.name, hostName: hostName, infectedSource: segment.infectedSource)
+                try jump.create(now: Date())
                 var agentConfig = AgentConfig(stateDir: agentState.path)
                 agentConfig.heartbeatInterval = .init(seconds: 5)
                 agentConfig.reportInterval = .init(seconds: 30)
+                agentConfig.scan = ScanConfig(scope: scope, interval: .init(seconds: 600), rate: 2000, concurrency: 256,
+                                              timeout: .init(seconds: 0.5), retries: 1)
                 let uplink = try Uplink(stateDir: agentState, logger: logger)
                 let spool = try Spool(directory: agentState.spoolDirectory, maxBytes: agentConfig.spool.maxSize.bytes)
-                let service = AgentService(config: agentConfig, uplink: uplink, spool: spool, logger: logger)
+                let inventory = InventoryComposer(config: agentConfig.inventory, logger: logger, makeContext: { jump.context(now: $0) })
+                let scanner = ScanService(config: agentConfig.scan!, stateDir: agentState, scanner: Scanner(logger: logger), logger: logger)
+                let service = AgentService(config: agentConfig, uplink: uplink, spool: spool, composers: [inventory, scanner],
+                                           facts: HostFacts(root: jump.root), scopeObserver: { scanner.recordAllowedScope($0) }, logger: logger)
                 guard await service.runOnce() else {
-                    throw CordonError.io("the \(segment) agent could not report: \(agentState.loadStatus().lastError ?? "unknown error")")
+                    throw CordonError.io("the \(segment.name) agent could not report: \(agentState.loadStatus().lastError ?? "unknown error")")
                 }
-                agents.append(DemoAgent(segment: segment, service: service))
+                if wormHosts != nil {
+                    await scanner.scanOnce()
+                    progress("\(hostName) scanned \(scope.joined(separator: " "))")
+                }
+                try jump.infect(now: Date())
+                inventory.requestRefresh()
+                guard await service.runOnce() else {
+                    throw CordonError.io("the \(segment.name) agent could not report: \(agentState.loadStatus().lastError ?? "unknown error")")
+                }
+                agents.append(DemoAgent(segment: segment.name, service: service, scanner: scanner))
             }
-            return DemoFleet(coordinator: coordinator, operatorClient: operatorClient, agents: agents,
+            return DemoFleet(coordinator: coordinator, operatorClient: operatorClient, agents: agents, wormHosts: wormHosts,
                              caFingerprint: initResult.caFingerprint, profilePath: issued.profilePath)
         } catch {
             await coordinator.stop()
@@ -118,6 +181,7 @@ public struct Demo: Sendable {
 public struct DemoAgent: Sendable {
     public let segment: String
     public let service: AgentService
+    public let scanner: ScanService
 }
 
 /// A running demo fleet.
@@ -125,18 +189,23 @@ public struct DemoFleet: Sendable {
     public let coordinator: EmbeddedCoordinator
     public let operatorClient: CordonHTTPClient
     public let agents: [DemoAgent]
+    public let wormHosts: WormHostFleet?
     public let caFingerprint: String
     public let profilePath: String
+
+    public var wormHostsRunning: Bool { wormHosts != nil }
 
     public func stop() async {
         for agent in agents { await agent.service.uplink.shutdown() }
         await operatorClient.shutdown()
         await coordinator.stop()
+        await wormHosts?.stop()
     }
 
     /// Runs the agents' services until SIGINT/SIGTERM.
     func runUntilSignal(logger: Logger) async throws {
-        let group = ServiceGroupBuilder.group(services: agents.map(\.service), logger: logger)
+        let services: [any Service] = agents.flatMap { [$0.service, $0.scanner] as [any Service] }
+        let group = ServiceGroupBuilder.group(services: services, logger: logger)
         try await group.run()
     }
 }

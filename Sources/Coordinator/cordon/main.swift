@@ -14,6 +14,6 @@ struct CordonCommand: AsyncParsableCommand {
             InitCommand.self, ServeCommand.self, StatusCommand.self, AgentsCommand.self, TokensCommand.self,
             HostsCommand.self, FindingsCommand.self, InventoryShowCommand.self, ChangesCommand.self,
             TasksCommand.self, PlanCommand.self, SecretsCommand.self, SegmentsCommand.self,
-            OperatorsCommand.self, AuditCommand.self, DemoCommand.self,
+            OperatorsCommand.self, AuditCommand.self, DemoCommand.self, DemoHostCommand.self,
         ])
 }

@@ -51,3 +51,19 @@ public struct WormHostSpec: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(address)=\(profile.name)" }
 }
+
+extension WormHostSpec {
+    /// One host per profile on consecutive addresses of a /24 (`127.0.N.10`, `.11`, ...), each
+    /// renamed after its address so that a fleet's hosts can be told apart in reports. For
+    /// `cordon demo`: `WormHostSpec.lineup(network: IPv4Octets(127, 0, 1, 0))`.
+    public static func lineup(network: IPv4Octets, firstHost: UInt8 = 10,
+                              profiles: [WormHostProfile] = WormHostProfile.presets) -> [WormHostSpec] {
+        let base = network.bytes
+        return profiles.prefix(max(0, 255 - Int(firstHost))).enumerated().map { index, profile in
+            let host = firstHost + UInt8(index)
+            let address = IPv4Octets(base[0], base[1], base[2], host)
+            let name = String("\(profile.name.uppercased().filter { $0.isLetter || $0.isNumber }.prefix(11))-\(host)")
+            return WormHostSpec(address: address, profile: profile.renamed(name))
+        }
+    }
+}

@@ -8,12 +8,22 @@ import Logging
 public final class InventoryComposer: ReportComposer, @unchecked Sendable {
     let config: InventoryConfig
     let logger: Logger
+    /// Builds the collection context for a report's time (the demo points it at a crafted tree).
+    let makeContext: @Sendable (Date) -> CollectionContext
     private let lock = NSLock()
     private var lastCollected: Date?
 
-    public init(config: InventoryConfig, logger: Logger) {
+    public init(config: InventoryConfig, logger: Logger, makeContext: (@Sendable (Date) -> CollectionContext)? = nil) {
         self.config = config
         self.logger = logger
+        self.makeContext = makeContext ?? { now in
+            CollectionContext(root: config.root, now: now, failedLogonWindow: config.failedLogonWindow.seconds)
+        }
+    }
+
+    /// Collects at the next report even if the interval has not passed (a refresh-inventory task).
+    public func requestRefresh() {
+        lock.withLock { lastCollected = nil }
     }
 
     public func compose(into report: inout AgentReport) async {
@@ -23,8 +33,7 @@ public final class InventoryComposer: ReportComposer, @unchecked Sendable {
             return report.createdAt.timeIntervalSince(last) >= config.interval.seconds
         }
         guard due else { return }
-        let context = CollectionContext(root: config.root, now: report.createdAt, failedLogonWindow: config.failedLogonWindow.seconds)
-        report.inventory = await Self.collect(context)
+        report.inventory = await Self.collect(makeContext(report.createdAt))
         lock.withLock { lastCollected = report.createdAt }
     }
 
