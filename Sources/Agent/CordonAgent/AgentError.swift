@@ -8,6 +8,8 @@ public struct AgentError: Error, Hashable, CustomStringConvertible, Sendable {
         case enrollment
         case state
         case spool
+        /// A remediation action could not be carried out (a tool failed, the system lacks a facility).
+        case remediation
     }
 
     private let code: Code
@@ -33,6 +35,7 @@ public struct AgentError: Error, Hashable, CustomStringConvertible, Sendable {
     public static func enrollment(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.enrollment, r, file: file, line: line) }
     public static func state(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.state, r, file: file, line: line) }
     public static func spool(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.spool, r, file: file, line: line) }
+    public static func remediation(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.remediation, r, file: file, line: line) }
 
     public static let config = config("")
     public static let notEnrolled = notEnrolled("")
@@ -41,4 +44,5 @@ public struct AgentError: Error, Hashable, CustomStringConvertible, Sendable {
     public static let enrollment = enrollment("")
     public static let state = state("")
     public static let spool = spool("")
+    public static let remediation = remediation("")
 }

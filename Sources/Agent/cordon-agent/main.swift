@@ -8,5 +8,6 @@ struct CordonAgentCommand: AsyncParsableCommand {
         commandName: "cordon-agent",
         abstract: "Cordon's agent for a segment's jump host: scans, inventories, reports to the coordinator over mutual TLS.",
         version: CordonVersion.current,
-        subcommands: [EnrollCommand.self, RunCommand.self, AgentStatusCommand.self, ScanCommand.self, InventoryCommand.self])
+        subcommands: [EnrollCommand.self, RunCommand.self, AgentStatusCommand.self, ScanCommand.self, InventoryCommand.self,
+                      ApplyCommand.self, RestoreCommand.self, BackupsCommand.self])
 }

@@ -89,8 +89,13 @@ struct ScratchTree {
     }
 
     func remove() {
-        // Give back permissions taken away by a test, then delete.
-        _ = try? FileManager.default.subpathsOfDirectory(atPath: path).forEach { Glibc.chmod(path + "/" + $0, 0o755) }
+        // Give back permissions taken away by a test, then delete. Never follow a symbolic link:
+        // fixtures link to /dev/null and /lib/systemd, and chmod through them would change the machine.
+        _ = try? FileManager.default.subpathsOfDirectory(atPath: path).forEach { sub in
+            var st = stat()
+            let full = path + "/" + sub
+            if lstat(full, &st) == 0, (st.st_mode & S_IFMT) != S_IFLNK { Glibc.chmod(full, 0o755) }
+        }
         try? FileManager.default.removeItem(atPath: path)
     }
 }

@@ -36,7 +36,8 @@ public struct RunCommand: AsyncParsableCommand {
             let uplink = try Uplink(stateDir: stateDir, coordinatorOverride: config.coordinator, logger: logger)
             let spool = try Spool(directory: stateDir.spoolDirectory, maxBytes: config.spool.maxSize.bytes)
             var services: [any Service] = []
-            var composers: [any ReportComposer] = [InventoryComposer(config: config.inventory, logger: logger)]
+            let inventoryComposer = InventoryComposer(config: config.inventory, logger: logger)
+            var composers: [any ReportComposer] = [inventoryComposer]
             var scanService: ScanService?
             if let scan = config.scan {
                 let service = ScanService(config: scan, stateDir: stateDir, scanner: Scanner(logger: logger), logger: logger)
@@ -53,6 +54,13 @@ public struct RunCommand: AsyncParsableCommand {
             let agent = AgentService(config: config, uplink: uplink, spool: spool, composers: composers,
                                      scopeObserver: { [scanService] scope in scanService?.recordAllowedScope(scope) }, logger: logger)
             services.insert(agent, at: 0)
+            // Remediation: signed task lists over the long-poll, checked against the local policy.
+            var rescan: (@Sendable () -> Void)?
+            if let scanService { rescan = { scanService.requestRescan() } }
+            let hooks = AgentRemediationHooks(rescan: rescan, refreshInventory: { inventoryComposer.requestRefresh() })
+            let processor = TaskProcessor.live(stateDir: stateDir, agentID: await uplink.enrollment.agentID, policyFile: config.policyFile,
+                                               coordinatorURL: await uplink.coordinatorURL, hooks: hooks, logger: logger)
+            services.append(TaskRunner(processor: processor, uplink: uplink, pollWait: 60, maxBackoff: config.maxBackoff.seconds, logger: logger))
             let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
