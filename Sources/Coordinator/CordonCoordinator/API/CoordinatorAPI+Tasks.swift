@@ -1,6 +1,7 @@
 import CordonShared
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 
 extension CoordinatorAPI {
     /// Agent side: the long-poll for the next task and status updates.
@@ -17,8 +18,10 @@ extension CoordinatorAPI {
                     return try Response.json(signed)
                 }
                 let remaining = deadline - ContinuousClock.now
-                guard remaining > .zero, !Task.isCancelled else { return Response(status: .noContent) }
-                await dispatcher.wait(agentID: agent.id, timeout: remaining)
+                guard remaining > .zero, !Task.isCancelled, !Task.isShuttingDownGracefully else { return Response(status: .noContent) }
+                // A coordinator that is stopping answers held polls at once instead of holding
+                // its shutdown for up to a poll's length.
+                await cancelWhenGracefulShutdown { await dispatcher.wait(agentID: agent.id, timeout: remaining) }
             }
         }
 
