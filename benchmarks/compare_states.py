@@ -58,7 +58,7 @@ def main():
     total = len(addresses) * len(ports)
     disagree = sorted(k for k in keys if a.get(k, "closed") != b.get(k, "closed"))
     print(f"agree={total - len(disagree)} disagree={len(disagree)} total={total}")
-    for k in disagree[:10]:
+    for k in disagree[:3]:
         print(f"  {k[0]}:{k[1]} cordon={a.get(k, 'closed')} nmap={b.get(k, 'closed')}")
 
 

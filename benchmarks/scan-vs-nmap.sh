@@ -128,7 +128,7 @@ print(f"  cordon: {len(r['hosts'])} up, {r['hostsDown']} down, {s['probesSent']}
       f"{s['timeouts']} timeouts, peak {s['peakInFlight']} in flight, complete={r['complete']}")
 EOF
     echo "  cordon congestion window cuts: $(grep -o 'scan.windowCuts=[0-9]*' "$WORK/$label.log" | cut -d= -f2)"
-    printf "  port states: "; python3 "$HERE/compare_states.py" "$WORK/$label.json" "$WORK/$label.gnmap" "$PORTS" "$WORK/$label.hosts" | head -4
+    printf "  port states: "; python3 "$HERE/compare_states.py" "$WORK/$label.json" "$WORK/$label.gnmap" "$PORTS" "$WORK/$label.hosts"
     kill "$listener" 2>/dev/null || true
     ip netns del "$NS"
 }

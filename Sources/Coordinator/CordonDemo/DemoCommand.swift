@@ -12,13 +12,21 @@ import ServiceLifecycle
 public struct DemoCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run a whole Cordon fleet on loopback: a coordinator, agents in two segments, then the fleet's status.",
+        abstract: "Run a whole Cordon fleet on loopback: a coordinator, agents in two segments, worm-era hosts, then the fleet's status and findings.",
         discussion: """
-            Everything is real: the coordinator's CA and mutual TLS on 127.0.0.1, SQLite in WAL mode, \
-            enrollment with one-time tokens and a pinned CA, agents reporting through their spools. \
-            State goes to a temporary directory that is removed at the end, unless --keep (then the \
-            coordinator and agents keep running until Ctrl-C, and you can use the printed profile with \
-            `cordon status`).
+            Everything but the Windows hosts is real: the coordinator's CA and mutual TLS on 127.0.0.1, \
+            SQLite in WAL mode, enrollment with one-time tokens and a pinned CA, agents reporting \
+            through their spools, the scanner's safe probes. The worm-era hosts are simulated on \
+            127.0.1.x (dmz: Code Red, Blaster, Zotob, patched) and 127.0.2.x (office: Conficker, \
+            WannaCry, XP, patched); they listen on ports below 1024, so they need root (without it \
+            the demo shows only the jump hosts' findings). Each agent reports twice: the first \
+            inventory is the baseline; then the segment is scanned and the jump host gets what a \
+            worm leaves behind (a cron job in /tmp, a UID 0 account, failed logons from the infected \
+            host), which the second report carries.
+
+            State goes to a temporary directory that is removed at the end, unless --keep: then the \
+            coordinator, agents and hosts keep running until Ctrl-C, and the printed profile works \
+            with every operator command (`cordon hosts`, `cordon findings`, `cordon plan`...).
             """)
 
     @Flag(name: .long, help: "Keep the coordinator and agents running until Ctrl-C.")
