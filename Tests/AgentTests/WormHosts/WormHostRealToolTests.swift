@@ -14,7 +14,7 @@ struct WormHostRealToolTests {
                                                    WormHostSpec(address: net.address(2), profile: .conficker),
                                                    WormHostSpec(address: net.address(3), profile: .patched)],
                                                   logger: WormHostTesting.logger())
-        let output = try WormHostTesting.run(["nmap", "-sT", "-Pn", "-n", "-p", "139,445", "--script",
+        let output = try await WormHostTesting.run(["nmap", "-sT", "-Pn", "-n", "-p", "139,445", "--script",
                                               "smb-protocols,smb-vuln-ms17-010,p2p-conficker",
                                               net.string(1), net.string(2), net.string(3)], timeout: 180)
         await fleet.stop()
@@ -33,8 +33,8 @@ struct WormHostRealToolTests {
         let fleet = try await WormHostFleet.start([WormHostSpec(address: net.address(1), profile: .xp),
                                                    WormHostSpec(address: net.address(2), profile: .conficker)],
                                                   logger: WormHostTesting.logger())
-        let open = try WormHostTesting.run(["smbclient", "-N", "-L", "//\(net.string(1))", "--option=client min protocol=NT1"], timeout: 60)
-        let closed = try WormHostTesting.run(["smbclient", "-N", "-L", "//\(net.string(2))", "--option=client min protocol=NT1"], timeout: 60)
+        let open = try await WormHostTesting.run(["smbclient", "-N", "-L", "//\(net.string(1))", "--option=client min protocol=NT1"], timeout: 60)
+        let closed = try await WormHostTesting.run(["smbclient", "-N", "-L", "//\(net.string(2))", "--option=client min protocol=NT1"], timeout: 60)
         await fleet.stop()
         #expect(open.contains("Anonymous login successful"), "\(open)")
         #expect(closed.contains("NT_STATUS_ACCESS_DENIED") && !closed.contains("Anonymous login successful"), "\(closed)")
@@ -49,7 +49,7 @@ extension WormHostTesting {
     }
 
     /// Runs a short-lived tool under `timeout` and returns stdout and stderr together.
-    static func run(_ arguments: [String], timeout seconds: Int) throws -> String {
+    static func run(_ arguments: [String], timeout seconds: Int) async throws -> String {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("wormhost-tool-\(UUID().uuidString.prefix(8))")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
@@ -61,7 +61,8 @@ extension WormHostTesting {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        process.waitUntilExit()
+        // Poll rather than block: a blocked cooperative thread starves the other tests.
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         try? handle.close()
         let data = (try? Data(contentsOf: output)) ?? Data()
         return String(decoding: data.prefix(1 << 20), as: UTF8.self)
