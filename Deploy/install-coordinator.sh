@@ -25,6 +25,10 @@ fail() { echo "install-coordinator.sh: $*" >&2; exit 1; }
 
 id cordon >/dev/null 2>&1 || useradd --system --home-dir "$state" --shell /usr/sbin/nologin cordon
 install -m 0755 "$binary" "$prefix/cordon"
+# What `cordon rollout` copies to jump hosts, where an installed `cordon` looks for it.
+install -d -m 0755 /usr/local/share/cordon/systemd
+install -m 0755 "$here/install-agent.sh" "$here/cordon-agent-supervise" /usr/local/share/cordon/
+install -m 0644 "$here/systemd/cordon-agent.service" /usr/local/share/cordon/systemd/
 install -d -m 0755 "$etc"
 install -d -m 0700 -o cordon -g cordon "$state"
 [ -f "$etc/coordinator.yaml" ] || install -m 0644 "$here/coordinator.yaml.example" "$etc/coordinator.yaml"

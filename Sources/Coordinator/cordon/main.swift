@@ -13,7 +13,7 @@ struct CordonCommand: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, ServeCommand.self, StatusCommand.self, AgentsCommand.self, TokensCommand.self,
             HostsCommand.self, FindingsCommand.self, InventoryShowCommand.self, ChangesCommand.self,
-            TasksCommand.self, PlanCommand.self, SecretsCommand.self, SegmentsCommand.self,
+            TasksCommand.self, PlanCommand.self, SecretsCommand.self, SegmentsCommand.self, RolloutCommand.self,
             OperatorsCommand.self, AuditCommand.self, DemoCommand.self, DemoHostCommand.self,
         ])
 }

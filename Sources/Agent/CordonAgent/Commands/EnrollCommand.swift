@@ -23,7 +23,10 @@ public struct EnrollCommand: AsyncParsableCommand {
     public var coordinator: String
 
     @Option(name: .long, help: ArgumentHelp("One-time enrollment token from `cordon tokens create`.", valueName: "token"))
-    public var token: String
+    public var token: String?
+
+    @Option(name: .long, help: ArgumentHelp("Read the token from this file instead (keeps it out of ps).", valueName: "file"))
+    public var tokenFile: String?
 
     @Option(name: .long, help: ArgumentHelp("The CA fingerprint `cordon init` printed.", valueName: "SHA256:hex"))
     public var caFingerprint: String
@@ -41,12 +44,15 @@ public struct EnrollCommand: AsyncParsableCommand {
         guard Fingerprint.normalize(caFingerprint) != nil else {
             throw ValidationError("--ca-fingerprint must be SHA256: followed by 64 hex digits, as `cordon init` printed it")
         }
-        guard !token.isEmpty else { throw ValidationError("--token must not be empty") }
+        guard (token == nil) != (tokenFile == nil) else { throw ValidationError("give --token or --token-file") }
+        if let token, token.isEmpty { throw ValidationError("--token must not be empty") }
     }
 
     public func run() async throws {
         try await runAgentCommand {
             let config = try options.load()
+            let token = try self.token ?? SecureFile.readString(tokenFile ?? "", limit: 4096).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty else { throw CordonError.invalidArgument("the token file \(tokenFile ?? "") is empty") }
             let record = try await Enroller(stateDir: AgentStateDir(config.stateDir), logger: agentLogger(level: "warning"))
                 .enroll(coordinator: coordinator, token: token, caFingerprint: caFingerprint, hostname: hostname ?? HostFacts().hostname())
             if json { return try printAgentJSON(record) }
