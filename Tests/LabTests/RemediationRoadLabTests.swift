@@ -37,7 +37,7 @@ import Testing
             #expect(op.succeeded, "\(op)")
             let profile = work + "/operator/alice.yaml"
             var token: LabCommandResult?
-            for _ in 0..<50 {
+            for _ in 0..<300 {  // the coordinator starts in the background: up to 30 s
                 token = try await lab.exec(coord, [Self.cordon, "tokens", "create", "--segment", lab.segment(1).name, "--profile", profile])
                 if token?.succeeded == true { break }
                 try await Task.sleep(for: .milliseconds(100))
