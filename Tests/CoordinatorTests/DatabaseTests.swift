@@ -226,3 +226,32 @@ import Testing
         #expect(try db.auditEntries().last?.action == "segment.scope")
     }
 }
+
+@Suite struct ConcurrentOpenTests {
+    /// `cordon serve` and `cordon operators add` opening a new database at once: both succeed.
+    @Test func manyOpenersOfANewDatabaseAllSucceed() async throws {
+        let dir = NSTemporaryDirectory() + "cordon-db-\(UUID().uuidString)"
+        try SecureFile.makeDirectory(dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/cordon.db"
+        let results = await withTaskGroup(of: String?.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    await withCheckedContinuation { continuation in
+                        Thread.detachNewThread {
+                            do {
+                                _ = try CoordinatorDatabase.open(path: path)
+                                continuation.resume(returning: nil)
+                            } catch { continuation.resume(returning: "\(error)") }
+                        }
+                    }
+                }
+            }
+            var errors: [String] = []
+            for await result in group { if let result { errors.append(result) } }
+            return errors
+        }
+        #expect(results.isEmpty, "\(results)")
+        #expect(try CoordinatorDatabase.open(path: path).auditEntries().isEmpty)
+    }
+}

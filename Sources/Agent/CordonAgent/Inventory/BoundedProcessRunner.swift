@@ -33,21 +33,39 @@ public struct BoundedProcessRunner: InventoryCommandRunner {
     }
 
     public func run(_ executable: String, arguments: [String], timeout: Duration, outputLimit: Int) -> InventoryCommandResult {
-        var outPipe: [Int32] = [-1, -1]
-        var errPipe: [Int32] = [-1, -1]
-        guard pipe(&outPipe) == 0 else { return failure("pipe: \(String(cString: strerror(errno)))") }
+        run(executable, arguments: arguments, input: [], timeout: timeout, outputLimit: outputLimit)
+    }
+
+    /// Runs `executable` with `input` on its stdin (none: /dev/null), written between polls so
+    /// that neither side blocks; a secret handed to a tool this way never appears in argv or
+    /// the environment. The caller blocks SIGPIPE on its thread when the child may exit
+    /// without reading (see `RemediationProcessRunner`).
+    public func run(_ executable: String, arguments: [String], input: [UInt8], timeout: Duration, outputLimit: Int) -> InventoryCommandResult {
+        var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
+        func closeAll(_ fds: [Int32]) { for fd in fds where fd >= 0 { close(fd) } }
+        if !input.isEmpty {
+            guard pipe(&inPipe) == 0 else { return failure("pipe: \(String(cString: strerror(errno)))") }
+        }
+        guard pipe(&outPipe) == 0 else {
+            closeAll(inPipe)
+            return failure("pipe: \(String(cString: strerror(errno)))")
+        }
         guard pipe(&errPipe) == 0 else {
-            close(outPipe[0])
-            close(outPipe[1])
+            closeAll(inPipe + outPipe)
             return failure("pipe: \(String(cString: strerror(errno)))")
         }
         // Not inherited by anything else this process spawns (dup2 in the child clears it).
-        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        for fd in inPipe + outPipe + errPipe where fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        if inPipe[1] >= 0 { _ = fcntl(inPipe[1], F_SETFL, fcntl(inPipe[1], F_GETFL) | O_NONBLOCK) }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if inPipe[0] >= 0 {
+            posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
 
@@ -72,15 +90,19 @@ public struct BoundedProcessRunner: InventoryCommandRunner {
         }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        if inPipe[0] >= 0 { close(inPipe[0]) }
         close(outPipe[1])
         close(errPipe[1])
+        var writeFD: Int32 = inPipe[1]
         defer {
+            if writeFD >= 0 { close(writeFD) }
             close(outPipe[0])
             close(errPipe[0])
         }
         guard spawned == 0 else { return failure(String(cString: strerror(spawned))) }
 
         let deadline = ContinuousClock.now.advanced(by: timeout)
+        var written = 0
         var standardOutput = Data()
         var standardError = Data()
         let errorLimit = 64 * 1024
@@ -91,10 +113,25 @@ public struct BoundedProcessRunner: InventoryCommandRunner {
         var reaped = false
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
 
-        func drain(waitMilliseconds: Int32) {
+        func pump(waitMilliseconds: Int32) {
             var fds = open.sorted().map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            guard !fds.isEmpty, poll(&fds, nfds_t(fds.count), waitMilliseconds) > 0 else { return }
+            if writeFD >= 0 { fds.append(pollfd(fd: writeFD, events: Int16(POLLOUT), revents: 0)) }
+            guard !fds.isEmpty else {
+                usleep(UInt32(max(1, waitMilliseconds)) * 1000)
+                return
+            }
+            guard poll(&fds, nfds_t(fds.count), waitMilliseconds) > 0 else { return }
             for entry in fds where entry.revents != 0 {
+                if entry.fd == writeFD {
+                    let n = input.withUnsafeBytes { raw in write(writeFD, raw.baseAddress! + written, raw.count - written) }
+                    if n > 0 { written += n }
+                    // Done, or the child closed its end (EPIPE).
+                    if written >= input.count || (n < 0 && errno != EAGAIN && errno != EINTR) {
+                        close(writeFD)
+                        writeFD = -1
+                    }
+                    continue
+                }
                 let count = buffer.withUnsafeMutableBytes { inventoryPOSIXRead(entry.fd, $0.baseAddress, $0.count) }
                 if count <= 0 {
                     if count < 0 && errno == EINTR { continue }
@@ -118,21 +155,20 @@ public struct BoundedProcessRunner: InventoryCommandRunner {
                 break
             }
             let slice = min(remaining, .milliseconds(50))
-            let milliseconds = Int32(slice.components.seconds * 1000 + slice.components.attoseconds / 1_000_000_000_000_000) + 1
-            if open.isEmpty {
-                usleep(UInt32(milliseconds) * 1000)
-            } else {
-                drain(waitMilliseconds: milliseconds)
-            }
+            pump(waitMilliseconds: Int32(slice.components.seconds * 1000 + slice.components.attoseconds / 1_000_000_000_000_000) + 1)
             let waited = waitpid(pid, &status, WNOHANG)
             // ECHILD: someone else's SIGCHLD handler reaped it; the status is then unknown.
             if waited == pid || (waited < 0 && errno == ECHILD) { reaped = true }
         }
         if reaped {
+            if writeFD >= 0 {
+                close(writeFD)
+                writeFD = -1
+            }
             // Collect what the child wrote just before it exited.
             while !open.isEmpty && !outputTruncated {
                 let before = standardOutput.count + standardError.count + open.count
-                drain(waitMilliseconds: 0)
+                pump(waitMilliseconds: 0)
                 if standardOutput.count + standardError.count + open.count == before { break }
             }
         } else {

@@ -14,22 +14,10 @@ public enum RemoteInput: Sendable, Equatable {
     case file(String)
 }
 
-/// What a remote command did.
-public struct RemoteOutcome: Sendable, Equatable {
-    public var status: Int32
-    public var stdout: String
-    public var stderr: String
-    public var timedOut: Bool
-    public var truncated: Bool
+/// What a remote command did: the local `ssh` process's outcome.
+public typealias RemoteOutcome = ProcessOutcome
 
-    public init(status: Int32, stdout: String = "", stderr: String = "", timedOut: Bool = false, truncated: Bool = false) {
-        self.status = status
-        self.stdout = stdout
-        self.stderr = stderr
-        self.timedOut = timedOut
-        self.truncated = truncated
-    }
-
+extension ProcessOutcome {
     public var succeeded: Bool { status == 0 && !timedOut && !truncated }
     /// ssh itself failed (connect, authentication, host key): OpenSSH exits 255.
     public var sshFailed: Bool { status == 255 }

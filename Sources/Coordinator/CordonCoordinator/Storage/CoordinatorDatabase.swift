@@ -1,6 +1,9 @@
 import CordonShared
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// The one type that owns the coordinator's SQL.
@@ -21,10 +24,24 @@ public final class CoordinatorDatabase: Sendable {
         }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
-            return try CoordinatorDatabase(writer: pool)
+            // `cordon serve` and a local command (`cordon operators add`) may open a new
+            // database at the same moment: one migrates, the other waits and finds it done.
+            return try withFileLock(path + ".migrate.lock") { try CoordinatorDatabase(writer: pool) }
         } catch let error as DatabaseError {
             throw CoordinatorError.storage("cannot open the database \(path): \(error.message ?? error.description)")
         }
+    }
+
+    /// Runs `body` holding an exclusive `flock` on `lockPath` (created 0600 if missing).
+    static func withFileLock<T>(_ lockPath: String, _ body: () throws -> T) throws -> T {
+        let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CoordinatorError.storage("cannot open the lock \(lockPath): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw CoordinatorError.storage("cannot lock \(lockPath): \(String(cString: strerror(errno)))") }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
     }
 
     /// An empty in-memory database, for tests.
