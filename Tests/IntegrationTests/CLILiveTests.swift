@@ -50,6 +50,16 @@ import Testing
         struct Enrolled: Decodable { var agentID: String }
         let agentID = try JSONDecoder().decode(Enrolled.self, from: Data(enroll.stdout.utf8)).agentID
 
+        // The coordinator records what segment dmz may scan; an agent configured to scan
+        // elsewhere refuses to start, saying why.
+        let scope = try await Child.run(Binaries.cordon, ["segments", "set", "dmz", "--scope", "127.0.5.0/24", "--profile", profile])
+        #expect(scope.status == 0, "\(scope.stderr)")
+        let badScopeConfig = root + "/agent-bad-scope.yaml"
+        try "stateDir: \(root)/agent\nscan:\n  scope: [127.0.9.0/24]\n".write(toFile: badScopeConfig, atomically: true, encoding: .utf8)
+        let refused = try await Child.run(Binaries.agent, ["run", "--config", badScopeConfig], timeout: 30)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("outside what this agent's segment may scan"), "\(refused.stderr)")
+
         let agent = try Child(Binaries.agent, ["run", "--config", agentConfig])
         defer { agent.signal(SIGKILL) }
         var reported = false

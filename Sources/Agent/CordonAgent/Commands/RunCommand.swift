@@ -45,6 +45,7 @@ public struct RunCommand: AsyncParsableCommand {
                 // coordinator cannot be asked now, the last answer it gave is used.
                 if let remote = try? await uplink.remoteConfig(timeout: 10) { service.recordAllowedScope(remote.allowedScope) }
                 if let refusal = ScanService.scopeRefusal(config: scan, allowed: service.loadAllowedScope()) {
+                    await uplink.shutdown()  // its HTTP client must be shut down before it goes
                     throw CordonError.invalidArgument("\(options.config): \(refusal); fix scan.scope or the segment's scope (`cordon segments set`)")
                 }
                 scanService = service
