@@ -229,29 +229,77 @@ import Testing
 
 @Suite struct ConcurrentOpenTests {
     /// `cordon serve` and `cordon operators add` opening a new database at once: both succeed.
+    /// Both switch a new file to WAL mode, which SQLite refuses at once (no busy wait) to the
+    /// second of two connections that hold a shared lock; several rounds make the race likely.
     @Test func manyOpenersOfANewDatabaseAllSucceed() async throws {
         let dir = NSTemporaryDirectory() + "cordon-db-\(UUID().uuidString)"
         try SecureFile.makeDirectory(dir)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/cordon.db"
-        let results = await withTaskGroup(of: String?.self) { group in
-            for _ in 0..<8 {
-                group.addTask {
-                    await withCheckedContinuation { continuation in
-                        Thread.detachNewThread {
-                            do {
-                                _ = try CoordinatorDatabase.open(path: path)
-                                continuation.resume(returning: nil)
-                            } catch { continuation.resume(returning: "\(error)") }
+        var path = ""
+        for round in 0..<20 {
+            path = dir + "/cordon-\(round).db"
+            let database = path
+            let start = DispatchTime.now().uptimeNanoseconds + 50_000_000  // all threads go at once
+            let results = await withTaskGroup(of: String?.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        await withCheckedContinuation { continuation in
+                            Thread.detachNewThread {
+                                while DispatchTime.now().uptimeNanoseconds < start {}
+                                do {
+                                    _ = try CoordinatorDatabase.open(path: database)
+                                    continuation.resume(returning: nil)
+                                } catch { continuation.resume(returning: "\(error)") }
+                            }
                         }
                     }
                 }
+                var errors: [String] = []
+                for await result in group { if let result { errors.append(result) } }
+                return errors
             }
-            var errors: [String] = []
-            for await result in group { if let result { errors.append(result) } }
-            return errors
+            #expect(results.isEmpty, "round \(round): \(results)")
+            if !results.isEmpty { break }
         }
-        #expect(results.isEmpty, "\(results)")
         #expect(try CoordinatorDatabase.open(path: path).auditEntries().isEmpty)
+    }
+
+    /// Another process (an operator's sqlite3 shell; here Python's sqlite3) holding a write
+    /// transaction on the new file when `open` switches it to WAL mode: SQLite refuses that at
+    /// once, without the busy wait. `open` must wait its turn and succeed, not fail with
+    /// "database is locked".
+    @Test func openWaitsOutAnotherProcessWritingTheNewFile() async throws {
+        let python = try #require(["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) },
+                                  "python3 is needed for this test (scripts/setup installs it)")
+        let dir = NSTemporaryDirectory() + "cordon-db-\(UUID().uuidString)"
+        try SecureFile.makeDirectory(dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/cordon.db", ready = dir + "/ready"
+        let script = """
+            import signal, sqlite3, sys, time
+            signal.alarm(20)
+            connection = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("CREATE TABLE operatorNotes (note TEXT)")
+            open(sys.argv[2], "w").close()
+            time.sleep(1.5)
+            connection.execute("COMMIT")
+            """
+        let competitor = Process()
+        competitor.executableURL = URL(fileURLWithPath: python)
+        competitor.arguments = ["-c", script, path, ready]
+        try competitor.run()
+        defer { if competitor.isRunning { competitor.terminate() } }
+        let deadline = Date() + 20
+        while !FileManager.default.fileExists(atPath: ready) && competitor.isRunning && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try #require(FileManager.default.fileExists(atPath: ready), "the competing writer did not start")
+        let started = Date()
+        let database = try CoordinatorDatabase.open(path: path)
+        #expect(Date().timeIntervalSince(started) > 0.5, "open should have waited for the other writer")
+        #expect(try database.auditEntries().isEmpty)
+        while competitor.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(competitor.terminationStatus == 0)
     }
 }

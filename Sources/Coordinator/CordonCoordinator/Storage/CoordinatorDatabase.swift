@@ -22,13 +22,22 @@ public final class CoordinatorDatabase: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        do {
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            // `cordon serve` and a local command (`cordon operators add`) may open a new
-            // database at the same moment: one migrates, the other waits and finds it done.
-            return try withFileLock(path + ".migrate.lock") { try CoordinatorDatabase(writer: pool) }
-        } catch let error as DatabaseError {
-            throw CoordinatorError.storage("cannot open the database \(path): \(error.message ?? error.description)")
+        // `cordon serve` and a local command (`cordon operators add`) may open a new database at
+        // the same moment. Switching a new file to WAL mode is refused at once, without the busy
+        // wait, to the second of two connections that both hold a shared lock; so cordon's own
+        // openers take turns under a file lock (one creates and migrates, the next finds it done),
+        // and a busy refusal from anyone else (an operator's sqlite3 shell) is retried for a while.
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            do {
+                return try withFileLock(path + ".migrate.lock") {
+                    try CoordinatorDatabase(writer: DatabasePool(path: path, configuration: configuration))
+                }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: .random(in: 0.05...0.2))
+            } catch let error as DatabaseError {
+                throw CoordinatorError.storage("cannot open the database \(path): \(error.message ?? error.description)")
+            }
         }
     }
 
