@@ -72,6 +72,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,7 +116,15 @@ let package = Package(
 
         .testTarget(name: "CodecsTests", dependencies: ["CordonCodecs"], exclude: ["Fixtures"]),
         .testTarget(name: "SharedTests", dependencies: ["CordonShared", "CordonCodecs"]),
-        .testTarget(name: "AgentTests", dependencies: ["CordonAgent", "CordonDemo", "CordonWormHosts"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: [
+                "CordonAgent", "CordonDemo", "CordonWormHosts",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Fixtures"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["CordonCoordinator"]),
         .testTarget(
             name: "IntegrationTests",

@@ -34,7 +34,7 @@ import Testing
                 let found = Set(scanned.findings.map(\.detectionID))
                 #expect(found == Set(host.expectedFindings), "\(host.role) at \(host.address): found \(found.sorted()), expected \(host.expectedFindings.sorted())")
                 let open = Set(scanned.services.filter { $0.proto == .tcp && $0.state == .open }.map(\.port))
-                for port in host.tcpOpen where [80, 135, 139, 445, 593, 4444, 8888, 33333].contains(Int(port)) {
+                for port in host.tcpOpen where [80, 443, 135, 139, 445, 593, 4444, 8888, 33333].contains(Int(port)) {
                     #expect(open.contains(Int(port)), "\(host.role): tcp/\(port) open")
                 }
                 let filtered = Set(scanned.services.filter { $0.proto == .tcp && $0.state == .filtered }.map(\.port))
@@ -49,7 +49,11 @@ import Testing
             #expect(samba.netbiosName?.isEmpty == false)
             #expect(samba.osGuess?.contains("Samba") == true || samba.osGuess?.contains("Windows") == true)
             let iis = try #require(byAddress[try lab.host("iis").address])
-            #expect(iis.services.contains { $0.port == 80 && $0.product?.contains("IIS") == true })
+            #expect(iis.services.contains { $0.port == 80 && $0.service == "http" && $0.product?.contains("IIS") == true })
+            // The same server read through TLS on 443 (lighttpd with OpenSSL, a self-signed certificate).
+            #expect(iis.services.contains { $0.port == 443 && $0.service == "https" && $0.product?.contains("IIS") == true },
+                    "\(iis.services.filter { $0.port == 443 })")
+            #expect(Set(iis.findings.filter { $0.port == 443 }.map(\.detectionID)) == Set(try lab.host("iis").expectedFindings))
             print("lab scan of \(segment.subnet): \(report.hosts.count) up, \(report.hostsDown) down in \(elapsed)")
         }
     }
@@ -57,7 +61,7 @@ import Testing
     @Test func portStatesAgreeWithNmapInTheSameLab() async throws {
         try await withLab(LabOptions(segments: 1, tools: ["nmap"])) { lab in
             let segment = lab.segment(1)
-            let ports = "80,135,139,445,593,4444,8888,33333"
+            let ports = "80,443,135,139,445,593,4444,8888,33333"
             let cordon = try await lab.exec(segment.jump.namespace, [Self.agentBinary, "scan", "--scope", segment.subnet, "--profile", "ports",
                                                                       "--json", "--quiet", "--timeout", "500ms"], timeout: .seconds(180))
             #expect(cordon.succeeded, "\(cordon)")

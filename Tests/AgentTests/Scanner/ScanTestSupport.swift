@@ -4,6 +4,9 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+import X509
+import Crypto
 import Synchronization
 import Testing
 @testable import CordonAgent
@@ -189,13 +192,18 @@ final class ScanTestListener: Sendable {
         self.counter = counter
     }
 
-    static func start(_ address: IPv4Address, port: UInt16 = 0, _ behaviour: ScanTestBehaviour) async throws -> ScanTestListener {
+    /// With `tls`, the behaviour runs under TLS (HTTPS on 443).
+    static func start(_ address: IPv4Address, port: UInt16 = 0, _ behaviour: ScanTestBehaviour,
+                      tls: NIOSSLContext? = nil) async throws -> ScanTestListener {
         let counter = ScanCounterBox()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
                 counter.increment()
-                return child.eventLoop.makeCompletedFuture { try child.pipeline.syncOperations.addHandler(ScanTestHandler(behaviour)) }
+                return child.eventLoop.makeCompletedFuture {
+                    if let tls { try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try child.pipeline.syncOperations.addHandler(ScanTestHandler(behaviour))
+                }
             }
             .bind(host: address.description, port: Int(port)).get()
         return ScanTestListener(channel: channel, port: UInt16(channel.localAddress?.port ?? 0), counter: counter)
@@ -205,6 +213,20 @@ final class ScanTestListener: Sendable {
 
     func stop() async {
         try? await channel.close()
+    }
+}
+
+/// A TLS server context with a throwaway certificate, as a worm-era web server would have one
+/// that nobody checks.
+enum ScanTestTLS {
+    static func serverContext(for address: IPv4Address) throws -> NIOSSLContext {
+        let ca = try CertificateAuthority.create(commonName: "scan test")
+        let key = P256.Signing.PrivateKey()
+        let certificate = try ca.issueServerCertificate(for: Certificate.PublicKey(key.publicKey), names: [address.description])
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(try certificate.serializeAsPEM().pemString.utf8), format: .pem))],
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem)))
+        return try NIOSSLContext(configuration: configuration)
     }
 }
 

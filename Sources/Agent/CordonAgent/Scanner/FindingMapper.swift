@@ -4,6 +4,8 @@ import CordonShared
 /// What a safe probe of one port found, before it is turned into report entries.
 public enum ServiceProbeResult: Sendable {
     case http(HTTPProbeResult)
+    /// The same probe over TLS.
+    case https(HTTPProbeResult)
     case smb(SMBProbeResult)
     case dcerpc(DCERPCBindProbe.Result)
     /// The banner bytes read (empty when the service said nothing).
@@ -76,7 +78,8 @@ public enum FindingMapper {
 
     public static func map(_ result: ServiceProbeResult, port: UInt16, proto: TransportProtocol) -> ProbeMapping {
         switch result {
-        case .http(let r): http(r, port: port)
+        case .http(let r): http(r, port: port, tls: false)
+        case .https(let r): http(r, port: port, tls: true)
         case .smb(let r): smb(r, port: port)
         case .dcerpc(let r): dcerpc(r, port: port)
         case .banner(let role, let bytes): banner(bytes, role: role, port: port)
@@ -88,9 +91,9 @@ public enum FindingMapper {
 
     // MARK: HTTP (Code Red)
 
-    public static func http(_ r: HTTPProbeResult, port: UInt16) -> ProbeMapping {
+    public static func http(_ r: HTTPProbeResult, port: UInt16, tls: Bool = false) -> ProbeMapping {
         var m = ProbeMapping()
-        let name = port == 443 ? "https" : "http"
+        let name = tls ? "https" : "http"
         m.annotation.service = r.rootStatus != nil ? name : ScanProfile.serviceName(port: port, proto: .tcp)
         if let server = r.serverHeader { m.annotation.banner = Evidence.sanitize("Server: \(server)", maxLength: bannerLength) }
         let p = Int(port)

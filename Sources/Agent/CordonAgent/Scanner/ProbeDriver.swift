@@ -38,7 +38,8 @@ public struct ProbeDriver: Sendable {
         self.limits = limits
     }
 
-    public func run<P: StreamProbe>(_ initial: P, address: IPv4Address, port: UInt16) async -> Run<P.Output> {
+    /// With `tls`, every connection of the probe runs over TLS (the probe speaks plaintext).
+    public func run<P: StreamProbe>(_ initial: P, address: IPv4Address, port: UInt16, tls: Bool = false) async -> Run<P.Output> {
         var probe = initial
         let clock = ContinuousClock()
         let deadline = clock.now + limits.deadline
@@ -66,7 +67,9 @@ public struct ProbeDriver: Sendable {
                     step = probe.connectFailed()
                     continue
                 }
-                connection = await transport.connect(to: address, port: port, timeout: min(limits.connectTimeout, left))
+                let timeout = min(limits.connectTimeout, left)
+                connection = tls ? await transport.connectTLS(to: address, port: port, timeout: timeout)
+                                 : await transport.connect(to: address, port: port, timeout: timeout)
                 if connection != nil {
                     connections += 1
                     step = probe.connected()

@@ -412,8 +412,9 @@ struct ScanRun: Sendable {
         let directSMB = profile.tcp.contains { $0.probe == .smbDirect && open($0.port) }
         for spec in profile.tcp where open(spec.port) {
             switch spec.probe {
-            case .none, .https: break
+            case .none: break
             case .http: jobs.append((spec.port, .http))
+            case .https: jobs.append((spec.port, .https))
             case .smbDirect: jobs.append((spec.port, .smb(netBIOS: false)))
             case .smbNetBIOS where !directSMB: jobs.append((spec.port, .smb(netBIOS: true)))
             case .smbNetBIOS: break
@@ -449,6 +450,7 @@ struct ScanRun: Sendable {
 
     enum ServiceJob: Sendable {
         case http
+        case https
         case smb(netBIOS: Bool)
         case dcerpc
         case banner(ScanProfile.BannerRole)
@@ -461,6 +463,11 @@ struct ScanRun: Sendable {
         case .http:
             let r = await driver.run(HTTPStreamProbe(host: address.description), address: address, port: port)
             return (port, r.connections > 0 ? .http(r.output) : nil, r.finished)
+        case .https:
+            // A port that takes the connection but completes no TLS handshake stays "open"
+            // without a product, like nmap's "ssl/unknown".
+            let r = await driver.run(HTTPStreamProbe(host: address.description), address: address, port: port, tls: true)
+            return (port, r.connections > 0 ? .https(r.output) : nil, r.finished)
         case .smb(let netBIOS):
             var options = SMBProbeOptions(host: address.description)
             if netBIOS {

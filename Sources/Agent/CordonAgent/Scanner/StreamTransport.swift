@@ -1,6 +1,8 @@
 import CordonShared
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +30,14 @@ public protocol StreamConnection: AnyObject, Sendable {
 public protocol StreamTransport: Sendable {
     /// Nil when the connect failed (refused, unreachable, timed out, out of scope).
     func connect(to address: IPv4Address, port: UInt16, timeout: Duration) async -> (any StreamConnection)?
+    /// The same with TLS under the probe (HTTPS on 443): the probe still reads and writes
+    /// plaintext. Nil also when the handshake fails or does not finish within `timeout`.
+    func connectTLS(to address: IPv4Address, port: UInt16, timeout: Duration) async -> (any StreamConnection)?
+}
+
+extension StreamTransport {
+    /// A transport without TLS opens no TLS connections.
+    public func connectTLS(to address: IPv4Address, port: UInt16, timeout: Duration) async -> (any StreamConnection)? { nil }
 }
 
 /// The SwiftNIO transport: one channel per connection, at most `maxBytes` read from a host per
@@ -44,20 +54,89 @@ public struct NIOStreamTransport: StreamTransport {
     }
 
     public func connect(to address: IPv4Address, port: UInt16, timeout: Duration) async -> (any StreamConnection)? {
+        await open(address, port: port, timeout: timeout, tls: nil)
+    }
+
+    public func connectTLS(to address: IPv4Address, port: UInt16, timeout: Duration) async -> (any StreamConnection)? {
+        guard let context = Self.probeTLSContext else { return nil }
+        return await open(address, port: port, timeout: timeout, tls: context)
+    }
+
+    /// TLS for reading what a scanned host serves, not for trusting it: worm-era servers have
+    /// self-signed or long-expired certificates, so nothing is verified and TLS 1.0 is accepted
+    /// (BoringSSL speaks no SSLv3; a host that offers only SSLv3 reads as a failed handshake).
+    static let probeTLSContext: NIOSSLContext? = {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .none
+        configuration.minimumTLSVersion = .tlsv1
+        return try? NIOSSLContext(configuration: configuration)
+    }()
+
+    private func open(_ address: IPv4Address, port: UInt16, timeout: Duration, tls: NIOSSLContext?) async -> (any StreamConnection)? {
         guard gate.admit(address, port: port, proto: .tcp) else { return nil }
         let maxBytes = self.maxBytes
         let handlerBox = HandlerBox()
+        let started = ContinuousClock.now
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.nanoseconds(max(1_000_000, Int64(RTTEstimator.nanos(timeout)))))
             .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 65_536))
             .channelInitializer { channel in
                 let handler = BoundedReadHandler(maxBytes: maxBytes)
                 handlerBox.handler = handler
-                return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+                return channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let handshake = HandshakeWaiter(promise: channel.eventLoop.makePromise())
+                        handlerBox.handshake = handshake.promise.futureResult
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: nil))
+                        try channel.pipeline.syncOperations.addHandler(handshake)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
             }
         guard let channel = try? await bootstrap.connect(to: NIOStreamTransport.socketAddress(address, port: port)).get(),
               let handler = handlerBox.handler else { return nil }
+        if let handshake = handlerBox.handshake {
+            // The handshake shares the connect's time budget.
+            let left = max(.milliseconds(1), timeout - (ContinuousClock.now - started))
+            let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(RTTEstimator.nanos(left)))) {
+                channel.close(promise: nil)
+            }
+            let completed = (try? await handshake.get()) != nil
+            timer.cancel()
+            guard completed else {
+                NIOStreamTransport.abortiveClose(channel)
+                return nil
+            }
+        }
         return NIOStreamConnection(channel: channel, handler: handler)
+    }
+}
+
+/// Completes its promise when the TLS handshake finished, fails it when the connection errs or
+/// closes first; passes everything on.
+private final class HandshakeWaiter: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    let promise: EventLoopPromise<Void>
+
+    init(promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent { promise.succeed(()) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        promise.fail(ChannelError.ioOnClosedChannel)
     }
 }
 
@@ -84,6 +163,7 @@ extension NIOStreamTransport {
 /// the connect future completed, which orders the two).
 private final class HandlerBox: @unchecked Sendable {
     var handler: BoundedReadHandler?
+    var handshake: EventLoopFuture<Void>?
 }
 
 final class NIOStreamConnection: StreamConnection, @unchecked Sendable {
