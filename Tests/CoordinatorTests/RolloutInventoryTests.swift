@@ -25,14 +25,14 @@ import Testing
             user: ops
             key: /keys/bastion
           inner:
-            address: 10.9.0.1
+            address: 198.18.9.1
             proxyJump: ops
         segments:
           office:
             scope: [198.18.2.0/24]
             hosts:
               - name: office-jump1
-                address: 10.2.0.5
+                address: 198.18.2.5
                 proxyJump: inner
           dmz:
             scope: [198.18.1.7/24, 198.18.9.0/24]
@@ -40,7 +40,7 @@ import Testing
             scanInterval: 2h
             hosts:
               - name: dmz-jump1
-                address: 10.1.0.5
+                address: 198.18.1.5
                 port: 2222
               - name: dmz-jump2
                 address: jump2.dmz.example.net
@@ -72,7 +72,7 @@ import Testing
         #expect(dmz.exclude == ["198.18.1.1"])
         #expect(dmz.scanInterval == "2h")
         let j1 = inv.hosts[0], j2 = inv.hosts[1], office = inv.hosts[2]
-        #expect(j1.endpoint == .init(address: "10.1.0.5", port: 2222, user: "root", key: "/srv/rollout/keys/rollout"))
+        #expect(j1.endpoint == .init(address: "198.18.1.5", port: 2222, user: "root", key: "/srv/rollout/keys/rollout"))
         #expect(!j1.needsSudo)
         #expect(j2.endpoint == .init(address: "jump2.dmz.example.net", port: 22, user: "ops", key: "/keys/ops"))
         #expect(j2.needsSudo)
@@ -155,7 +155,7 @@ import Testing
     }
 
     @Test func addresses() {
-        for good in ["10.1.0.5", "jump1", "host.example.net.", "jump-1.dmz.example.net", "fe80::1", "2001:db8::5"] {
+        for good in ["198.18.1.5", "jump1", "host.example.net.", "jump-1.dmz.example.net", "fe80::1", "2001:db8::5"] {
             #expect(RolloutInventory.isValidAddress(good), "\(good)")
         }
         for bad in ["", "-oProxyCommand=x", "a b", "a;b", "x..y", "jump-", "$(id)", "a/b", String(repeating: "a", count: 300)] {

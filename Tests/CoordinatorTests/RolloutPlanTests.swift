@@ -172,9 +172,9 @@ import Testing
         // The report from before the restart does not count.
         #expect(m.event(.fleetPolled(agent(.online), now: t0.addingTimeInterval(30))) == .pollFleet(agentID: "agt-1", after: .seconds(1)))
         #expect(m.event(.fleetPolled(agent(.online), now: t0.addingTimeInterval(61))) == .readAgentLog)
-        guard case .finish(let result) = m.event(.agentLog("x\nerror: scan.scope 10.0.0.0/8 is outside the segment's scope\n\n")) else { return }
+        guard case .finish(let result) = m.event(.agentLog("x\nerror: scan.scope 198.19.0.0/16 is outside the segment's scope\n\n")) else { return }
         #expect(result.outcome == .failed && result.failedStep == "report" && result.reporting == false)
-        #expect(result.error?.hasSuffix("agent log: error: scan.scope 10.0.0.0/8 is outside the segment's scope") == true, "\(result.error ?? "")")
+        #expect(result.error?.hasSuffix("agent log: error: scan.scope 198.19.0.0/16 is outside the segment's scope") == true, "\(result.error ?? "")")
     }
 
     @Test func failuresFinishTheHost() {

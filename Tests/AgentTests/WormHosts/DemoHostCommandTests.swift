@@ -14,7 +14,7 @@ import Testing
 
     @Test func validatesItsOptions() throws {
         _ = try DemoHostCommand.parse(["--host", "127.0.1.5=wannacry", "--host", "198.18.1.30=conficker:CONF1", "--duration", "24h"])
-        for arguments in [[String](), ["--host", "10.1.1.1=xp"], ["--host", "127.0.1.5=nonesuch"],
+        for arguments in [[String](), ["--host", "192.0.2.1=xp"], ["--host", "127.0.1.5=nonesuch"],
                           ["--host", "127.0.1.5=xp", "--duration", "25h"], ["--host", "127.0.1.5=xp", "--duration", "0s"],
                           ["--host", "127.0.1.5=xp", "--duration", "soon"], ["--host", "127.0.1.5=xp", "--max-connections", "0"],
                           ["--host", "127.0.1.5=xp", "--host", "127.0.1.5=codered"]] {

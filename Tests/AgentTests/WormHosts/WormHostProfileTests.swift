@@ -54,7 +54,7 @@ import CordonShared
         #expect(try WormHostSpec(parsing: "127.0.0.9=blaster:BLASTED").profile.computerName == "BLASTED")
     }
 
-    @Test(arguments: ["127.0.1.5", "127.0.1.5=", "=xp", "127.0.1=xp", "127.0.1.5=nonesuch", "10.0.0.5=xp", "192.168.1.1=xp",
+    @Test(arguments: ["127.0.1.5", "127.0.1.5=", "=xp", "127.0.1=xp", "127.0.1.5=nonesuch", "192.0.2.5=xp", "203.0.113.1=xp",
                       "198.20.0.1=xp", "127.0.1.5=xp:", "127.0.1.5=xp:way-too-long-a-name", "127.0.1.5=xp:bad name"])
     func rejectsBadSpecs(_ text: String) {
         #expect(throws: WormHostError.invalidSpec) { try WormHostSpec(parsing: text) }
