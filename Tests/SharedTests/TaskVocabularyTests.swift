@@ -91,6 +91,99 @@ import Testing
     }
 }
 
+@Suite struct SequenceSetTests {
+    @Test func onlyAcceptedNumbersAreReplaysWhateverTheHighest() throws {
+        var set = SequenceSet()
+        #expect(!set.contains(1) && set.highest == 0)
+        for n: Int64 in [1, 2, 3, 7, 5] { set.insert(n) }
+        #expect(set.ranges == [[1, 3], [5, 5], [7, 7]])
+        #expect(!set.contains(4) && !set.contains(6) && set.contains(5) && set.highest == 7)
+        set.insert(6)
+        #expect(set.ranges == [[1, 3], [5, 7]])
+        set.insert(4)
+        #expect(set.ranges == [[1, 7]])
+        set.insert(4)
+        #expect(set.ranges == [[1, 7]], "inserting twice changes nothing")
+        set.insert(0)
+        set.insert(-3)
+        #expect(set.ranges == [[1, 7]], "non-positive numbers are never recorded")
+        #expect(SequenceSet(through: 5).ranges == [[1, 5]] && SequenceSet(through: 0).ranges.isEmpty)
+    }
+
+    @Test func itRoundTripsAndRefusesMalformedRanges() throws {
+        var set = SequenceSet()
+        for n: Int64 in [2, 9, 10] { set.insert(n) }
+        #expect(try CordonJSON.decode(SequenceSet.self, from: try CordonJSON.encode(set)) == set)
+        for bad in ["[[3, 1]]", "[[1, 2], [3, 4]]", "[[5, 6], [1, 2]]", "[[0, 1]]", "[[1]]", "[[1, 2, 3]]"] {
+            #expect(throws: (any Error).self, "\(bad)") { try CordonJSON.decode(SequenceSet.self, from: Data(bad.utf8)) }
+        }
+    }
+
+    @Test func itStaysBoundedByCountingTheOldestGapsAsSeen() {
+        var set = SequenceSet()
+        for n in stride(from: Int64(1), through: Int64(2 * SequenceSet.maxRanges + 10), by: 2) { set.insert(n) }
+        #expect(set.ranges.count == SequenceSet.maxRanges)
+        #expect(set.contains(2), "the oldest gap was closed: refused if it ever comes")
+        #expect(!set.contains(Int64(2 * SequenceSet.maxRanges + 8)), "recent gaps stay open")
+    }
+}
+
+@Suite struct SignedListStrictnessTests {
+    let key = Curve25519.Signing.PrivateKey()
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func list(sequence: Int64) -> TaskList {
+        TaskList(id: "tl-\(sequence)", agentID: "agt-1", sequence: sequence, issuedAt: now, expiresAt: now.addingTimeInterval(600), dryRun: false,
+                 description: nil, actions: [.rescan], issuedBy: "operator:alice")
+    }
+
+    @Test func aListNeverAcceptedRunsEvenBelowTheHighestAcceptedNumber() throws {
+        var accepted = SequenceSet()
+        accepted.insert(1)
+        accepted.insert(3)
+        let two = try SignedTaskList.sign(list(sequence: 2), with: key)
+        #expect(try two.verify(key: key.publicKey, agentID: "agt-1", accepted: accepted, now: now).get().sequence == 2)
+        let three = try SignedTaskList.sign(list(sequence: 3), with: key)
+        #expect(three.verify(key: key.publicKey, agentID: "agt-1", accepted: accepted, now: now) == .failure(.replayed(sequence: 3, lastSeen: 3)))
+        let zero = try SignedTaskList.sign(list(sequence: 0), with: key)
+        #expect(zero.verify(key: key.publicKey, agentID: "agt-1", accepted: accepted, now: now) == .failure(.badSequence(0)))
+    }
+
+    @Test func aSignedListWithAnUnknownFieldIsRefused() throws {
+        var object = try JSONSerialization.jsonObject(with: try CordonJSON.encode(list(sequence: 1))) as! [String: Any]
+        object["runAsShell"] = "rm -rf /"
+        let payload = try JSONSerialization.data(withJSONObject: object)
+        let signed = SignedTaskList(payload: payload, signature: try key.signature(for: payload))
+        guard case .failure(.malformed(let why)) = signed.verify(key: key.publicKey, agentID: "agt-1", accepted: SequenceSet(), now: now) else {
+            Issue.record("a signed list with an unknown field was accepted"); return
+        }
+        #expect(why.contains("runAsShell"), "\(why)")
+        // An unknown parameter inside an action too.
+        var withParam = try JSONSerialization.jsonObject(with: try CordonJSON.encode(list(sequence: 1))) as! [String: Any]
+        withParam["actions"] = [["rescan": ["force": true]]]
+        let payload2 = try JSONSerialization.data(withJSONObject: withParam)
+        let signed2 = SignedTaskList(payload: payload2, signature: try key.signature(for: payload2))
+        guard case .failure(.malformed) = signed2.verify(key: key.publicKey, agentID: "agt-1", accepted: SequenceSet(), now: now) else {
+            Issue.record("an unknown action parameter was accepted"); return
+        }
+    }
+
+    @Test func lockAccountAndTheSourceOfARemovalRoundTrip() throws {
+        let file = try TaskFile.parse(yaml: """
+            tasks:
+              - lock-account: {user: toor}
+              - remove-scheduled-task: {id: "cron:0123456789abcdef", source: /etc/cron.d/sysupdate}
+            """, origin: "t.yaml")
+        #expect(file.tasks == [.lockAccount(user: "toor"), .removeScheduledTask(id: "cron:0123456789abcdef", source: "/etc/cron.d/sysupdate")])
+        #expect(try CordonJSON.decode([TaskAction].self, from: try CordonJSON.encode(file.tasks)) == file.tasks)
+        #expect(try TaskFile.parse(yaml: "tasks:\n" + file.tasks.map { "  " + $0.yamlLine }.joined(separator: "\n"), origin: "y").tasks == file.tasks)
+        for bad in ["  - lock-account: {user: \"a b\"}", "  - lock-account: {}", "  - remove-scheduled-task: {id: \"cron:0123456789abcdef\", source: etc/x}",
+                    "  - remove-scheduled-task: {id: \"cron:0123456789abcdef\", source: /etc/../shadow}"] {
+            #expect(throws: CordonError.invalidArgument, "\(bad)") { try TaskFile.parse(yaml: "tasks:\n" + bad, origin: "t.yaml") }
+        }
+    }
+}
+
 @Suite struct EscrowTests {
     @Test func onlyTheEscrowKeyOpensAndTheContextIsBound() throws {
         let escrow = Curve25519.KeyAgreement.PrivateKey()

@@ -26,6 +26,8 @@ extension APIPath {
     /// Agent: `GET /v1/tasks/next?wait=SECONDS` long-poll; `POST /v1/tasks/:id/status`.
     public static let nextTask = "/v1/tasks/next"
     public static func taskStatus(_ id: String) -> String { "/v1/tasks/\(id)/status" }
+    /// Agent: `POST` a list it refused before trusting it (`LocalRefusal`).
+    public static let taskRefusals = "/v1/tasks/refusals"
     /// Operator: task lists, secrets, plans.
     public static let tasks = "/v1/tasks"
     public static let secrets = "/v1/secrets"

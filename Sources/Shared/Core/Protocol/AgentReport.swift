@@ -45,14 +45,22 @@ public struct AgentFacts: Codable, Sendable, Equatable {
     public var agentVersion: String
     public var uptimeSeconds: Double
     public var addresses: [String]
+    /// The jump host's local remediation policy as the agent reads it now (nil: an agent that
+    /// does not say, or whose policy file is invalid; see `policyError`), so that `cordon plan`
+    /// leaves out what the agent would refuse.
+    public var policy: RemediationPolicy?
+    public var policyError: String?
 
-    public init(hostname: String, osRelease: String, kernel: String, agentVersion: String, uptimeSeconds: Double, addresses: [String]) {
+    public init(hostname: String, osRelease: String, kernel: String, agentVersion: String, uptimeSeconds: Double, addresses: [String],
+                policy: RemediationPolicy? = nil, policyError: String? = nil) {
         self.hostname = hostname
         self.osRelease = osRelease
         self.kernel = kernel
         self.agentVersion = agentVersion
         self.uptimeSeconds = uptimeSeconds
         self.addresses = addresses
+        self.policy = policy
+        self.policyError = policyError
     }
 }
 

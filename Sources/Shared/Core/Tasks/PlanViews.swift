@@ -16,13 +16,17 @@ public struct AgentPlan: Codable, Sendable, Equatable {
     public var agentID: String
     public var hostName: String
     public var actions: [PlannedAction]
+    /// Actions the findings call for that the jump host's local policy would refuse; `because`
+    /// says why. They are comments in the YAML, not tasks.
+    public var leftOut: [PlannedAction]
     /// The task file, as YAML with a comment on each action saying why.
     public var yaml: String
 
-    public init(agentID: String, hostName: String, actions: [PlannedAction], yaml: String) {
+    public init(agentID: String, hostName: String, actions: [PlannedAction], leftOut: [PlannedAction] = [], yaml: String) {
         self.agentID = agentID
         self.hostName = hostName
         self.actions = actions
+        self.leftOut = leftOut
         self.yaml = yaml
     }
 }
@@ -87,8 +91,9 @@ extension TaskAction {
         var params: [String] = []
         switch self {
         case .rotatePassword(let user, let length): params = ["user: \(quote(user))", "length: \(length)"]
-        case .removeScheduledTask(let id): params = ["id: \(quote(id))"]
+        case .removeScheduledTask(let id, let source): params = ["id: \(quote(id))"] + (source.map { ["source: \(quote($0))"] } ?? [])
         case .purgeAtJobs(let user): params = user.map { ["user: \(quote($0))"] } ?? []
+        case .lockAccount(let user): params = ["user: \(quote(user))"]
         case .blockPorts(let tcp, let udp, let direction), .unblockPorts(let tcp, let udp, let direction):
             if !tcp.isEmpty { params.append("tcp: \(list(tcp))") }
             if !udp.isEmpty { params.append("udp: \(list(udp))") }

@@ -11,8 +11,9 @@ public enum TrafficDirection: String, Codable, Sendable, CaseIterable {
 /// In a task file (YAML) each action is a one-key mapping:
 /// ```yaml
 /// - rotate-password: {user: root, length: 24}
-/// - remove-scheduled-task: {id: "cron:3f2a9c0d1e4b5a67"}
+/// - remove-scheduled-task: {id: "cron:3f2a9c0d1e4b5a67", source: /etc/cron.d/sysupdate}  # source optional
 /// - purge-at-jobs: {user: alice}        # user optional: all users
+/// - lock-account: {user: toor}          # password locked, shell /usr/sbin/nologin
 /// - block-ports: {tcp: [135, 139, 445, 593], udp: [135, 137, 138, 445], direction: both}
 /// - unblock-ports: {tcp: [445], direction: inbound}
 /// - stop-service: {unit: smbd.service}
@@ -23,8 +24,14 @@ public enum TrafficDirection: String, Codable, Sendable, CaseIterable {
 /// ```
 public enum TaskAction: Sendable, Equatable, Hashable {
     case rotatePassword(user: String, length: Int)
-    case removeScheduledTask(id: String)
+    /// `source`: the file the inventory saw the entry in (the plan fills it in), so that an ID
+    /// that no longer matches can be explained by what that file holds now.
+    case removeScheduledTask(id: String, source: String? = nil)
     case purgeAtJobs(user: String?)
+    /// Locks the password (`usermod -L`) and sets the shell to nologin: for a backdoor account
+    /// (a second UID 0 such as `toor`) that must not log in, where a new password would only
+    /// hand the attacker's account an escrowed one.
+    case lockAccount(user: String)
     case blockPorts(tcp: [Int], udp: [Int], direction: TrafficDirection)
     case unblockPorts(tcp: [Int], udp: [Int], direction: TrafficDirection)
     case stopService(unit: String)
@@ -39,6 +46,7 @@ public enum TaskAction: Sendable, Equatable, Hashable {
         case .rotatePassword: "rotate-password"
         case .removeScheduledTask: "remove-scheduled-task"
         case .purgeAtJobs: "purge-at-jobs"
+        case .lockAccount: "lock-account"
         case .blockPorts: "block-ports"
         case .unblockPorts: "unblock-ports"
         case .stopService: "stop-service"
@@ -49,7 +57,7 @@ public enum TaskAction: Sendable, Equatable, Hashable {
         }
     }
 
-    public static let allNames = ["rotate-password", "remove-scheduled-task", "purge-at-jobs", "block-ports", "unblock-ports",
+    public static let allNames = ["rotate-password", "remove-scheduled-task", "purge-at-jobs", "lock-account", "block-ports", "unblock-ports",
                                   "stop-service", "disable-service", "rescan", "refresh-inventory", "restore"]
 
     /// Default and bounds of a generated password's length.
@@ -60,8 +68,9 @@ public enum TaskAction: Sendable, Equatable, Hashable {
     public var summary: String {
         switch self {
         case .rotatePassword(let user, let length): "rotate the password of \(user) (\(length) characters, escrowed)"
-        case .removeScheduledTask(let id): "remove scheduled task \(id)"
+        case .removeScheduledTask(let id, let source): "remove scheduled task \(id)" + (source.map { " (\($0))" } ?? "")
         case .purgeAtJobs(let user): "delete all at jobs" + (user.map { " of \($0)" } ?? "")
+        case .lockAccount(let user): "lock the account \(user) (password locked, shell nologin)"
         case .blockPorts(let tcp, let udp, let direction): "block \(Self.ports(tcp, udp)) \(direction.rawValue)"
         case .unblockPorts(let tcp, let udp, let direction): "unblock \(Self.ports(tcp, udp)) \(direction.rawValue)"
         case .stopService(let unit): "stop \(unit)"
@@ -83,10 +92,15 @@ public enum TaskAction: Sendable, Equatable, Hashable {
         case .rotatePassword(let user, let length):
             guard Self.isAccountName(user) else { throw fail("user \(user.prefix(40).debugDescription) is not a valid account name") }
             guard Self.passwordLengths.contains(length) else { throw fail("length must be \(Self.passwordLengths.lowerBound)-\(Self.passwordLengths.upperBound)") }
-        case .removeScheduledTask(let id):
+        case .removeScheduledTask(let id, let source):
             guard Self.isTaskID(id) else { throw fail("id \(id.prefix(60).debugDescription) is not a scheduled-task ID from the inventory (like cron:0123456789abcdef)") }
+            if let source, !Self.isSourcePath(source) {
+                throw fail("source \(source.prefix(60).debugDescription) is not an absolute path (at most 1024 bytes, no '..', no control characters)")
+            }
         case .purgeAtJobs(let user):
             if let user, !Self.isAccountName(user) { throw fail("user \(user.prefix(40).debugDescription) is not a valid account name") }
+        case .lockAccount(let user):
+            guard Self.isAccountName(user) else { throw fail("user \(user.prefix(40).debugDescription) is not a valid account name") }
         case .blockPorts(let tcp, let udp, _), .unblockPorts(let tcp, let udp, _):
             guard !(tcp.isEmpty && udp.isEmpty) else { throw fail("name at least one tcp or udp port") }
             guard tcp.count + udp.count <= 1024 else { throw fail("at most 1024 ports") }
@@ -112,6 +126,11 @@ public enum TaskAction: Sendable, Equatable, Hashable {
         guard parts.count == 2, ["cron", "at", "systemd-timer"].contains(String(parts[0])),
               (8...64).contains(parts[1].count) else { return false }
         return parts[1].allSatisfy { $0.isHexDigit }
+    }
+
+    /// An absolute file path as the inventory names a scheduled task's source.
+    public static func isSourcePath(_ s: String) -> Bool {
+        s.hasPrefix("/") && s.utf8.count <= 1024 && !s.split(separator: "/").contains("..") && !s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
     }
 
     public static func isUnitName(_ s: String) -> Bool {
@@ -144,11 +163,12 @@ extension TaskAction: Codable {
         var direction: TrafficDirection?
         var unit: String?
         var backup: String?
+        var source: String?
     }
 
     /// Parameters a given action accepts: anything else is an error, not silently ignored.
     private static let allowedParams: [String: Set<String>] = [
-        "rotate-password": ["user", "length"], "remove-scheduled-task": ["id"], "purge-at-jobs": ["user"],
+        "rotate-password": ["user", "length"], "remove-scheduled-task": ["id", "source"], "purge-at-jobs": ["user"], "lock-account": ["user"],
         "block-ports": ["tcp", "udp", "direction"], "unblock-ports": ["tcp", "udp", "direction"],
         "stop-service": ["unit"], "disable-service": ["unit"], "rescan": [], "refresh-inventory": [], "restore": ["backup"],
     ]
@@ -177,8 +197,9 @@ extension TaskAction: Codable {
         }
         switch key.stringValue {
         case "rotate-password": self = .rotatePassword(user: try require(p.user, "user"), length: p.length ?? Self.defaultPasswordLength)
-        case "remove-scheduled-task": self = .removeScheduledTask(id: try require(p.id, "id"))
+        case "remove-scheduled-task": self = .removeScheduledTask(id: try require(p.id, "id"), source: p.source)
         case "purge-at-jobs": self = .purgeAtJobs(user: p.user)
+        case "lock-account": self = .lockAccount(user: try require(p.user, "user"))
         case "block-ports": self = .blockPorts(tcp: p.tcp ?? [], udp: p.udp ?? [], direction: p.direction ?? .inbound)
         case "unblock-ports": self = .unblockPorts(tcp: p.tcp ?? [], udp: p.udp ?? [], direction: p.direction ?? .inbound)
         case "stop-service": self = .stopService(unit: try require(p.unit, "unit"))
@@ -194,8 +215,9 @@ extension TaskAction: Codable {
         var p = Params()
         switch self {
         case .rotatePassword(let user, let length): p.user = user; p.length = length
-        case .removeScheduledTask(let id): p.id = id
+        case .removeScheduledTask(let id, let source): p.id = id; p.source = source
         case .purgeAtJobs(let user): p.user = user
+        case .lockAccount(let user): p.user = user
         case .blockPorts(let tcp, let udp, let direction), .unblockPorts(let tcp, let udp, let direction):
             p.tcp = tcp.isEmpty ? nil : tcp
             p.udp = udp.isEmpty ? nil : udp

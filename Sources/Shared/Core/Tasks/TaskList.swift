@@ -46,7 +46,9 @@ public struct TaskFile: Codable, Sendable, Equatable {
 public struct TaskList: Codable, Sendable, Equatable {
     public var id: String
     public var agentID: String
-    /// Strictly increasing per agent; an agent refuses a sequence number it has already seen.
+    /// Increasing per agent as the coordinator issues them; an agent refuses a number it has
+    /// already accepted (`SequenceSet`), and runs one it never accepted even when a higher one
+    /// ran first.
     public var sequence: Int64
     public var issuedAt: Date
     public var expiresAt: Date
@@ -68,6 +70,38 @@ public struct TaskList: Codable, Sendable, Equatable {
         self.description = description
         self.actions = actions
         self.issuedBy = issuedBy
+    }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case id, agentID, sequence, issuedAt, expiresAt, dryRun, description, actions, issuedBy
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Strict: a signed list with a field this agent does not know is refused, not half
+    /// understood (the actions are strict too, see `TaskAction`).
+    public init(from decoder: any Decoder) throws {
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        if let unknown = all.allKeys.first(where: { !known.contains($0.stringValue) }) {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [unknown],
+                                                    debugDescription: "unknown field '\(unknown.stringValue.prefix(40))' in a task list"))
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        agentID = try c.decode(String.self, forKey: .agentID)
+        sequence = try c.decode(Int64.self, forKey: .sequence)
+        issuedAt = try c.decode(Date.self, forKey: .issuedAt)
+        expiresAt = try c.decode(Date.self, forKey: .expiresAt)
+        dryRun = try c.decode(Bool.self, forKey: .dryRun)
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        actions = try c.decode([TaskAction].self, forKey: .actions)
+        issuedBy = try c.decode(String.self, forKey: .issuedBy)
     }
 }
 
@@ -94,6 +128,7 @@ public struct SignedTaskList: Codable, Sendable, Equatable {
         case otherAgent(String)
         case expired(Date)
         case replayed(sequence: Int64, lastSeen: Int64)
+        case badSequence(Int64)
 
         public var reason: String {
             switch self {
@@ -101,7 +136,8 @@ public struct SignedTaskList: Codable, Sendable, Equatable {
             case .malformed(let why): "the task list is malformed: \(why)"
             case .otherAgent(let id): "the task list is for agent \(id), not this one"
             case .expired(let at): "the task list expired at \(CordonTime.format(at))"
-            case .replayed(let sequence, let lastSeen): "sequence \(sequence) was already seen (last \(lastSeen)): a replay"
+            case .replayed(let sequence, let lastSeen): "sequence \(sequence) was already accepted by this agent (highest \(lastSeen)): a replay"
+            case .badSequence(let sequence): "sequence \(sequence) is not a positive number"
             }
         }
     }
@@ -109,12 +145,18 @@ public struct SignedTaskList: Codable, Sendable, Equatable {
     /// Verifies the signature first (nothing in an unsigned payload is trusted), then the
     /// agent, the expiry and the sequence.
     public func verify(key: Curve25519.Signing.PublicKey, agentID: String, lastSequence: Int64, now: Date) -> Result<TaskList, Refusal> {
+        verify(key: key, agentID: agentID, accepted: SequenceSet(through: lastSequence), now: now)
+    }
+
+    /// The same, with the set of sequence numbers the agent has accepted: only those are replays.
+    public func verify(key: Curve25519.Signing.PublicKey, agentID: String, accepted: SequenceSet, now: Date) -> Result<TaskList, Refusal> {
         guard payload.count <= 1 << 20, key.isValidSignature(signature, for: payload) else { return .failure(.badSignature) }
         let list: TaskList
         do { list = try CordonJSON.decode(TaskList.self, from: payload) } catch { return .failure(.malformed(CordonJSON.describe(error))) }
         guard list.agentID == agentID else { return .failure(.otherAgent(list.agentID)) }
         guard list.expiresAt > now else { return .failure(.expired(list.expiresAt)) }
-        guard list.sequence > lastSequence else { return .failure(.replayed(sequence: list.sequence, lastSeen: lastSequence)) }
+        guard list.sequence >= 1 else { return .failure(.badSequence(list.sequence)) }
+        guard !accepted.contains(list.sequence) else { return .failure(.replayed(sequence: list.sequence, lastSeen: accepted.highest)) }
         do {
             try TaskFile(description: list.description, tasks: list.actions).validate(origin: "task list \(list.id)")
         } catch let error as CordonError {

@@ -38,6 +38,11 @@ public struct ActionResult: Codable, Sendable, Equatable {
         case refused
         /// Not run: an earlier action failed or was refused.
         case skipped
+        /// Nothing on the host matched what the action names (a scheduled-task ID that no longer
+        /// matches, a unit or account that does not exist): nothing was done, and this is not a
+        /// success. The list goes on (containment should not stop at a stale ID) and ends
+        /// `failed`.
+        case notFound = "not-found"
     }
 
     public var action: TaskAction
@@ -97,5 +102,45 @@ public struct TaskStatusAck: Codable, Sendable, Equatable {
     public init(taskID: String, state: TaskState) {
         self.taskID = taskID
         self.state = state
+    }
+}
+
+/// `POST /v1/tasks/refusals`: a list the agent refused before it could trust anything in it
+/// (`cordon-agent apply` of a tampered list, or one for another agent). Nothing ran; the agent
+/// keeps the refusal and sends it on its next contact, so that the operator sees that someone
+/// tried. The claimed IDs come from an untrusted list and are shown as claims.
+public struct LocalRefusal: Codable, Sendable, Equatable {
+    /// Made by the agent; the coordinator records each ID once.
+    public var id: String
+    public var at: Date
+    /// `apply`.
+    public var source: String
+    /// The file's path on the jump host and the SHA-256 of its bytes.
+    public var file: String
+    public var fileSHA256: String
+    public var claimedTaskID: String?
+    public var claimedAgentID: String?
+    public var reason: String
+
+    public init(id: String, at: Date, source: String, file: String, fileSHA256: String, claimedTaskID: String?, claimedAgentID: String?, reason: String) {
+        self.id = id
+        self.at = at
+        self.source = source
+        self.file = String(file.prefix(1024))
+        self.fileSHA256 = fileSHA256
+        self.claimedTaskID = claimedTaskID.map { String($0.prefix(100)) }
+        self.claimedAgentID = claimedAgentID.map { String($0.prefix(100)) }
+        self.reason = String(reason.prefix(2000))
+    }
+}
+
+/// The coordinator's answer to a `LocalRefusal`.
+public struct LocalRefusalAck: Codable, Sendable, Equatable {
+    public var id: String
+    public var duplicate: Bool
+
+    public init(id: String, duplicate: Bool) {
+        self.id = id
+        self.duplicate = duplicate
     }
 }

@@ -1,4 +1,3 @@
-import CordonShared
 import Foundation
 
 /// The jump host's own limits on remediation: `/etc/cordon/policy.yaml`.
@@ -8,15 +7,17 @@ import Foundation
 /// runs. Without a policy file only the harmless actions (`rescan`, `refresh-inventory`) may run.
 ///
 /// ```yaml
-/// allowedActions: [rotate-password, remove-scheduled-task, purge-at-jobs, block-ports,
+/// allowedActions: [rotate-password, remove-scheduled-task, purge-at-jobs, lock-account, block-ports,
 ///                  unblock-ports, stop-service, disable-service, rescan, refresh-inventory, restore]
-/// protectedAccounts: [backup-admin]     # rotate-password never touches these
+/// protectedAccounts: [backup-admin]     # rotate-password and lock-account never touch these
 /// protectedUnits: [nginx.service]       # plus, always: cordon-agent.service, ssh.service, ...
 /// protectedPorts: {tcp: [8443], udp: [53]}   # plus, always: tcp/22 and the coordinator's port
 /// minPasswordLength: 20
 /// maxPasswordLength: 64
 /// ```
-public struct RemediationPolicy: Sendable, Equatable {
+/// It lives in Shared because the agent reports it in its facts and the coordinator's planner
+/// leaves out what it would refuse, with the same rules.
+public struct RemediationPolicy: Codable, Sendable, Equatable {
     /// Action names (`TaskAction.name`) that may run.
     public var allowedActions: Set<String>
     /// Accounts whose password `rotate-password` never changes.
@@ -134,7 +135,7 @@ public struct RemediationPolicy: Sendable, Equatable {
     // MARK: Checking
 
     /// What the check knows besides the list: ports that must stay open (the coordinator's).
-    public struct Context: Sendable, Equatable {
+    public struct Context: Codable, Sendable, Equatable {
         public var coordinatorTCPPorts: Set<Int>
         public init(coordinatorTCPPorts: Set<Int> = []) { self.coordinatorTCPPorts = coordinatorTCPPorts }
     }
@@ -153,6 +154,9 @@ public struct RemediationPolicy: Sendable, Equatable {
             if protectedAccounts.contains(user) { return "\(user) is a protected account in the local policy \(origin ?? "")" }
             if length < minPasswordLength { return "a \(length)-character password is shorter than the local minimum \(minPasswordLength)" }
             if length > maxPasswordLength { return "a \(length)-character password is longer than the local maximum \(maxPasswordLength)" }
+        case .lockAccount(let user):
+            if user == "root" { return "root is never locked by Cordon: it could leave the host without a way in; rotate its password instead" }
+            if protectedAccounts.contains(user) { return "\(user) is a protected account in the local policy \(origin ?? "")" }
         case .stopService(let unit), .disableService(let unit):
             if isProtected(unit: unit) { return protectedUnitReason(unit) }
         case .blockPorts(let tcp, let udp, _):
@@ -168,7 +172,7 @@ public struct RemediationPolicy: Sendable, Equatable {
         return nil
     }
 
-    func protectedUnitReason(_ unit: String) -> String {
+    public func protectedUnitReason(_ unit: String) -> String {
         "\(unit) is a protected unit (always: \(Self.implicitProtectedUnits.sorted().joined(separator: ", "))"
             + (protectedUnits.isEmpty ? "" : "; in \(origin ?? "the policy"): \(protectedUnits.sorted().joined(separator: ", "))") + ")"
     }
