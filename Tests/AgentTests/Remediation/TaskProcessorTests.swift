@@ -68,8 +68,7 @@ import Testing
             ("tampered", tampered, "signature", false),
             ("other agent", try f.signed(f.list(action, sequence: 6, agentID: "jump-lan")), "for agent jump-lan", false),
             ("expired", try f.signed(f.list(action, sequence: 6, expiresIn: -1)), "expired", true),
-            ("replayed", try f.signed(f.list(action, sequence: 5, id: "run-old")), "already seen", true),
-            ("replayed lower", try f.signed(f.list(action, sequence: 2, id: "run-older")), "already seen", true),
+            ("replayed", try f.signed(f.list(action, sequence: 5, id: "run-old")), "already accepted", true),
         ]
         for (name, signed, reason, recorded) in cases {
             let outcome = await processor.process(signed, mode: .run(.coordinator))
@@ -83,7 +82,26 @@ import Testing
             if !recorded { #expect(f.taskStateSnapshot() == stateBefore, "\(name)") }
         }
         // The recorded refusals wait for delivery.
-        #expect(Set(f.store.undelivered().map(\.taskID)).isSuperset(of: ["run-6", "run-old", "run-older"]))
+        #expect(Set(f.store.undelivered().map(\.taskID)).isSuperset(of: ["run-6", "run-old"]))
+    }
+
+    @Test func aListNeverAcceptedRunsOnceEvenAfterAHigherSequenceRan() async throws {
+        let f = try RemediationFixture()
+        defer { f.remove() }
+        let processor = f.processor()
+        // 5 ran first (applied from an export, or delivered first): 3 was never run, so it is no replay.
+        _ = await processor.process(try f.signed(f.list([.rescan], sequence: 5, id: "run-5")), mode: .run(.coordinator))
+        let three = await processor.process(try f.signed(f.list([.rescan], sequence: 3, id: "run-3")), mode: .run(.file))
+        #expect(finished(three)?.final?.state == .succeeded, "\(three)")
+        #expect(try f.store.acceptedSequences().ranges == [[3, 3], [5, 5]])
+        // ... and only once, even under another ID.
+        let again = await processor.process(try f.signed(f.list([.rescan], sequence: 3, id: "run-3b")), mode: .run(.coordinator))
+        #expect(refusal(again)?.update.message?.contains("already accepted") == true, "\(again)")
+        // A store written by an older agent (only the highest number) still refuses everything up to it.
+        try Data(#"{"lastSequence": 9, "taskID": "x", "at": "2026-01-01T00:00:00Z"}"#.utf8).write(to: URL(fileURLWithPath: f.store.directory + "/sequence"))
+        #expect(try f.store.acceptedSequences().ranges == [[1, 9]])
+        let four = await processor.process(try f.signed(f.list([.rescan], sequence: 4, id: "run-4")), mode: .run(.coordinator))
+        #expect(refusal(four) != nil)
     }
 
     @Test func policyRefusesTheWholeListBeforeAnythingRuns() async throws {

@@ -16,6 +16,7 @@ import Testing
         f.fake.state.shadow["root"] = "$6$old$oldhash"
         let uplink = FakeTaskUplink()
         await runner(f, uplink).handle(try f.signed([.rotatePassword(user: "root", length: 30), .rescan], sequence: 1))
+        #expect(uplink.acknowledged == ["run-1"], "the receipt is acknowledged: only then is it delivered on the coordinator")
         #expect(uplink.posted.map(\.taskID) == ["run-1", "run-1"])
         #expect(uplink.posted.map(\.update.state) == [.running, .succeeded])
         let final = try #require(uplink.posted.last?.update)
@@ -75,6 +76,35 @@ import Testing
         #expect(record.delivered)
         #expect(record.deliveryNote?.contains("409") == true)
         #expect(f.store.undelivered().isEmpty)
+    }
+
+    @Test func aListThatCannotBeTakenUpAtAllIsNotAcknowledgedAsHandled() async throws {
+        let f = try RemediationFixture()
+        defer { f.remove() }
+        let uplink = FakeTaskUplink()
+        // The sequence file is unreadable: nothing can be checked, nothing is recorded.
+        try SecureFile.makeDirectory(f.store.directory, mode: 0o700)
+        try Data("not json".utf8).write(to: URL(fileURLWithPath: f.store.directory + "/sequence"))
+        let handled = await runner(f, uplink).handle(try f.signed([.rescan], sequence: 1))
+        #expect(!handled, "the service waits before the next poll instead of spinning on the same list")
+        #expect(uplink.posted.isEmpty && f.hooks.rescans == 0)
+    }
+
+    @Test func localRefusalsReachTheCoordinatorOnce() async throws {
+        let f = try RemediationFixture()
+        defer { f.remove() }
+        let uplink = FakeTaskUplink()
+        let refusal = LocalRefusal(id: "lr-1", at: f.now, source: "apply", file: "/media/usb/x.json", fileSHA256: String(repeating: "0", count: 64),
+                                   claimedTaskID: "run-9", claimedAgentID: "agt-other", reason: "the task list is for agent agt-other, not this one")
+        try f.store.saveLocalRefusal(refusal)
+        uplink.unreachable = true
+        #expect(await runner(f, uplink).deliverPending() == false)
+        #expect(f.store.localRefusals() == [refusal], "kept while the coordinator is away")
+        uplink.unreachable = false
+        #expect(await runner(f, uplink).deliverPending())
+        #expect(await runner(f, uplink).deliverPending())
+        #expect(uplink.refusals == [refusal])
+        #expect(f.store.localRefusals().isEmpty)
     }
 
     @Test func refusalsAreReported() async throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CordonShared
+import Crypto
 import Foundation
 import Logging
 
@@ -122,16 +123,30 @@ public struct ApplyCommand: AsyncParsableCommand {
             let logger = agentLogger(level: logLevel)
             let stateDir = AgentStateDir(config.stateDir)
             let enrollment = try stateDir.loadEnrollment()
-            let signed: SignedTaskList
-            do { signed = try CordonJSON.decode(SignedTaskList.self, from: try SecureFile.read(file, limit: 4 << 20)) } catch let error as CordonError {
+            let bytes: Data
+            do { bytes = try SecureFile.read(file, limit: 4 << 20) } catch let error as CordonError {
                 throw CordonError.invalidArgument("cannot read \(file): \(error.reason)")
-            } catch {
+            }
+            let signed: SignedTaskList
+            do { signed = try CordonJSON.decode(SignedTaskList.self, from: bytes) } catch {
                 throw CordonError.invalidArgument("\(file) is not a signed task list (cordon tasks export writes one): \(CordonJSON.describe(error))")
             }
             let processor = TaskProcessor.live(stateDir: stateDir, agentID: enrollment.agentID, policyFile: config.policyFile,
                                                coordinatorURL: config.coordinator ?? enrollment.coordinator, hooks: OfflineRemediationHooks(), logger: logger)
             let interrupted = try await processor.recoverInterrupted().map(\.taskID)
             let outcome = await processor.process(signed, mode: dryRunOnly ? .preview : .run(.file))
+            if !dryRunOnly, case .refused(_, let update, recorded: false) = outcome {
+                // Untrusted (a bad signature, another agent's list): kept apart from the task
+                // records and reported by the agent service on its next contact.
+                let claimed = try? CordonJSON.decode(TaskList.self, from: signed.payload)
+                let refusal = LocalRefusal(id: "lr-" + UUID().uuidString.lowercased(), at: Date(), source: "apply",
+                                           file: URL(fileURLWithPath: file).standardizedFileURL.path,
+                                           fileSHA256: SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined(),
+                                           claimedTaskID: claimed?.id, claimedAgentID: claimed?.agentID, reason: update.message ?? "refused")
+                do { try processor.store.saveLocalRefusal(refusal) } catch {
+                    logger.error("cannot keep the refusal for the coordinator", metadata: ["error": "\(error)"])
+                }
+            }
             let report = ApplyReport(outcome, interrupted: interrupted)
             if json { try printAgentJSON(report) } else { print(report.render()) }
             if report.exitCode != 0 { throw ExitCode(report.exitCode) }

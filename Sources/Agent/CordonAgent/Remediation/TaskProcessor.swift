@@ -75,12 +75,15 @@ public final class TaskProcessor: Sendable {
         }
     }
 
-    private func refused(_ reason: String, list: TaskList?, results: [ActionResult] = [], mode: Mode) -> Outcome {
+    /// A refusal of a genuine list is recorded (and reported until acknowledged); `accept` also
+    /// records its sequence number, for a list that passed verification.
+    private func refused(_ reason: String, list: TaskList?, results: [ActionResult] = [], mode: Mode, accept: Bool = false) -> Outcome {
         let update = TaskStatusUpdate(state: .refused, at: now(), results: results, message: reason)
         logger.warning("task list refused", metadata: ["task.id": "\(list?.id ?? "?")", "reason": "\(reason)"])
         guard let list, case .run(let source) = mode else { return .refused(taskID: list?.id, update: update, recorded: false) }
         do {
             try store.save(.finished(list: list, source: source, update: update, delivered: false))
+            if accept { try store.accept(sequence: list.sequence, taskID: list.id, now: now()) }
             return .refused(taskID: list.id, update: update, recorded: true)
         } catch {
             logger.error("cannot record a refusal", metadata: ["task.id": "\(list.id)", "error": "\(error)"])
@@ -90,10 +93,10 @@ public final class TaskProcessor: Sendable {
 
     private func processLocked(_ signed: SignedTaskList, mode: Mode, announce: Announce?) async -> Outcome {
         let key: Curve25519.Signing.PublicKey
-        let lastSequence: Int64
+        let accepted: SequenceSet
         do {
             key = try stateDir.loadTaskSigningKey()
-            lastSequence = try store.lastSequence()
+            accepted = try store.acceptedSequences()
         } catch {
             return refused("\(error)", list: nil, mode: mode)
         }
@@ -115,7 +118,7 @@ public final class TaskProcessor: Sendable {
             }
         }
         let list: TaskList
-        switch signed.verify(key: key, agentID: agentID, lastSequence: lastSequence, now: now()) {
+        switch signed.verify(key: key, agentID: agentID, accepted: accepted, now: now()) {
         case .success(let verified):
             list = verified
         case .failure(let refusal):
@@ -129,16 +132,15 @@ public final class TaskProcessor: Sendable {
             return refused(refusal.reason, list: genuine, mode: mode)
         }
 
-        if mode != .preview {
-            // Before anything else: a list that got this far is never accepted again.
-            do { try store.accept(sequence: list.sequence, taskID: list.id, now: now()) } catch {
-                return refused("cannot record the sequence number, so the list does not run: \(error)", list: nil, mode: mode)
-            }
-        }
+        // From here the list is genuine, this agent's, unexpired and never accepted before. Its
+        // sequence number is recorded right after its record (a refusal or the journal), so
+        // that an agent that dies in between either has neither (the list is sent again and
+        // runs) or has the record (never run again).
         let policy: RemediationPolicy
         do { policy = try RemediationPolicy.load(path: policyFile) } catch {
             return refused("the local policy cannot be used: \(error)", list: list,
-                           results: list.actions.map { ActionResult(action: $0, outcome: .refused, detail: "the local policy file is invalid") }, mode: mode)
+                           results: list.actions.map { ActionResult(action: $0, outcome: .refused, detail: "the local policy file is invalid") }, mode: mode,
+                           accept: true)
         }
         let refusals = await executor.refusals(of: list.actions, policy: policy, context: policyContext)
         if !refusals.isEmpty {
@@ -147,7 +149,8 @@ public final class TaskProcessor: Sendable {
                     ?? ActionResult(action: action, outcome: .skipped, detail: "not run: the list was refused by the local policy")
             }
             let reasons = refusals.sorted { $0.key < $1.key }.map { "action \($0.key + 1) (\(list.actions[$0.key].name)): \($0.value)" }
-            return refused("refused by the local policy, nothing was changed: " + reasons.joined(separator: "; "), list: list, results: results, mode: mode)
+            return refused("refused by the local policy, nothing was changed: " + reasons.joined(separator: "; "), list: list, results: results, mode: mode,
+                           accept: true)
         }
         let escrowKey = try? stateDir.loadEscrowKey()
 
@@ -162,6 +165,10 @@ public final class TaskProcessor: Sendable {
         let journal = RecordJournal(store: store, record: TaskRecord(list: list, source: source, startedAt: now()))
         do { try journal.persist() } catch {
             return refused("cannot write the task journal, so the list does not run: \(error)", list: list, mode: mode)
+        }
+        do { try store.accept(sequence: list.sequence, taskID: list.id, now: now()) } catch {
+            // The record says running; replace it with the refusal: nothing ran.
+            return refused("cannot record the sequence number, so the list does not run: \(error)", list: list, mode: mode)
         }
         if let announce, await !announce(list) {
             let update = TaskStatusUpdate(state: .cancelled, at: now(), message: "cancelled by the coordinator before it ran; nothing was changed")
@@ -188,6 +195,11 @@ public final class TaskProcessor: Sendable {
     static func summary(_ outcome: ExecutionOutcome) -> String {
         if let failed = outcome.results.firstIndex(where: { $0.outcome == .failed }) {
             return "action \(failed + 1) (\(outcome.results[failed].action.name)) failed: \(outcome.results[failed].detail)"
+        }
+        if let missing = outcome.results.firstIndex(where: { $0.outcome == .notFound }) {
+            let count = outcome.results.filter { $0.outcome == .notFound }.count
+            return "action \(missing + 1) (\(outcome.results[missing].action.name)) matched nothing on this host: \(outcome.results[missing].detail)"
+                + (count > 1 ? " (and \(count - 1) more matched nothing)" : "")
         }
         var counts: [String: Int] = [:]
         for result in outcome.results { counts[result.outcome.rawValue, default: 0] += 1 }

@@ -11,6 +11,8 @@ public protocol TaskUplink: Sendable {
     /// Reports a task's state; a `TransportError` with status 409 means the coordinator
     /// cancelled the task (or already has another final state for it).
     func postTaskStatus(taskID: String, _ update: TaskStatusUpdate) async throws
+    /// Reports a list refused before it could be trusted (`cordon-agent apply`).
+    func postLocalRefusal(_ refusal: LocalRefusal) async throws
     /// Closes the connection (the agent service closes it too; whichever stops last does it
     /// for good, so that no HTTP client outlives the service group).
     func shutdown() async
@@ -51,7 +53,13 @@ public final class TaskRunner: Service, Sendable {
             do {
                 let signed = try await cancelWhenGracefulShutdown { try await self.uplink.nextTask(wait: self.pollWait) }
                 if delivered { backoff.success() }
-                if let signed { await handle(signed) }
+                if let signed, await !handle(signed) {
+                    // The list could not be taken up at all (the state directory is unusable, or
+                    // `apply` holds the lock): it is still queued, and the next poll returns it
+                    // at once, so wait before asking again.
+                    let wait = backoff.failure()
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+                }
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { break }
                 let wait = backoff.failure()
@@ -65,7 +73,10 @@ public final class TaskRunner: Service, Sendable {
     }
 
     /// Processes one list as the coordinator delivered it, then delivers its final status.
-    public func handle(_ signed: SignedTaskList) async {
+    /// Returns false when the list was not taken up (nothing recorded, nothing said).
+    @discardableResult
+    public func handle(_ signed: SignedTaskList) async -> Bool {
+        await acknowledgeReceipt(signed)
         let outcome = await processor.process(signed, mode: .run(.coordinator)) { list in await self.announce(list) }
         switch outcome {
         case .refused(let taskID, let update, let recorded):
@@ -75,6 +86,10 @@ public final class TaskRunner: Service, Sendable {
                 do { try await uplink.postTaskStatus(taskID: taskID, update) } catch {
                     logger.warning("cannot report a refusal", metadata: ["task.id": "\(taskID)", "error": "\(error)"])
                 }
+            }
+            if !recorded && taskID == nil {
+                _ = await deliverPending()
+                return false
             }
         case .alreadyHandled(var record):
             logger.notice("task list already handled; not run again, its status is sent again",
@@ -88,6 +103,18 @@ public final class TaskRunner: Service, Sendable {
             break
         }
         _ = await deliverPending()
+        return true
+    }
+
+    /// Tells the coordinator the list arrived (`delivered`): until then it stays queued there
+    /// and goes to the next poll, so that a list handed to a poll nobody reads any more (an
+    /// agent stopped while its poll was held) is not lost. Best effort: the final status says
+    /// the rest. The claimed ID is only used to address the coordinator that sent it.
+    func acknowledgeReceipt(_ signed: SignedTaskList) async {
+        guard let claimed = try? CordonJSON.decode(TaskList.self, from: signed.payload) else { return }
+        do { try await uplink.postTaskStatus(taskID: claimed.id, TaskStatusUpdate(state: .delivered, at: Date())) } catch {
+            logger.debug("cannot acknowledge a task's receipt", metadata: ["task.id": "\(claimed.id)", "error": "\(error)"])
+        }
     }
 
     /// Posts `running`; false when the coordinator says the task must not run.
@@ -137,6 +164,18 @@ public final class TaskRunner: Service, Sendable {
             do { try store.save(record) } catch {
                 logger.error("cannot record a delivered status; it may be sent again", metadata: ["task.id": "\(record.taskID)", "error": "\(error)"])
             }
+        }
+        for refusal in store.localRefusals() {
+            do {
+                try await uplink.postLocalRefusal(refusal)
+                logger.info("local refusal reported", metadata: ["refusal.id": "\(refusal.id)"])
+            } catch let error as TransportError where error == .refused && (400..<500).contains(error.status ?? 0) && error.status != 408 && error.status != 429 {
+                logger.warning("coordinator refused a local refusal report; not sent again", metadata: ["refusal.id": "\(refusal.id)", "error": "\(error.reason)"])
+            } catch {
+                logger.debug("local refusal not reported yet", metadata: ["refusal.id": "\(refusal.id)", "error": "\(error)"])
+                return false
+            }
+            store.removeLocalRefusal(refusal.id)
         }
         return true
     }

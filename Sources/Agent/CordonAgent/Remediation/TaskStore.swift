@@ -78,7 +78,7 @@ public struct TaskRecord: Codable, Sendable, Equatable {
 /// The agent's task state in `<state>/tasks/`:
 ///
 /// ```
-/// sequence        the highest sequence number accepted (JSON), replaced atomically
+/// sequence        the sequence numbers accepted (JSON ranges), replaced atomically
 /// records/*.json  one TaskRecord per accepted list: journal, then final status and delivery
 /// lock            flock(2)ed by whoever processes a list (the service or `apply`)
 /// ```
@@ -95,25 +95,37 @@ public struct TaskStore: Sendable {
     var recordsDirectory: String { directory + "/records" }
     var sequenceFile: String { directory + "/sequence" }
 
+    /// `sequence`: the numbers accepted. Older agents wrote only `lastSequence`; such a file
+    /// is read as "1 through lastSequence accepted" (what it meant then).
     private struct SequenceFile: Codable {
         var lastSequence: Int64
+        var accepted: SequenceSet?
         var taskID: String
         var at: Date
     }
 
-    /// The highest sequence number accepted so far; 0 before the first. A file that exists but
-    /// cannot be read is an error, never 0: that would let old lists be replayed.
-    public func lastSequence() throws -> Int64 {
-        guard FileManager.default.fileExists(atPath: sequenceFile) else { return 0 }
-        do { return try CordonJSON.decode(SequenceFile.self, from: try SecureFile.read(sequenceFile, limit: 64 << 10)).lastSequence } catch {
+    /// The sequence numbers accepted so far. A file that exists but cannot be read is an
+    /// error, never an empty set: that would let old lists be replayed.
+    public func acceptedSequences() throws -> SequenceSet {
+        guard FileManager.default.fileExists(atPath: sequenceFile) else { return SequenceSet() }
+        do {
+            let file = try CordonJSON.decode(SequenceFile.self, from: try SecureFile.read(sequenceFile, limit: 1 << 20))
+            return file.accepted ?? SequenceSet(through: file.lastSequence)
+        } catch {
             throw AgentError.state("\(sequenceFile) is unreadable (\(error)); refusing task lists until it is fixed, to rule out replays")
         }
     }
 
-    /// Records `sequence` as seen, durably, before the list runs.
+    /// The highest sequence number accepted so far; 0 before the first.
+    public func lastSequence() throws -> Int64 { try acceptedSequences().highest }
+
+    /// Records `sequence` as accepted, durably, before the list runs.
     public func accept(sequence: Int64, taskID: String, now: Date) throws {
+        var accepted = try acceptedSequences()
+        accepted.insert(sequence)
         try SecureFile.makeDirectory(directory, mode: 0o700)
-        try SecureFile.replace(sequenceFile, contents: try CordonJSON.encode(SequenceFile(lastSequence: sequence, taskID: taskID, at: now)), mode: 0o600)
+        try SecureFile.replace(sequenceFile, contents: try CordonJSON.encode(SequenceFile(lastSequence: accepted.highest, accepted: accepted,
+                                                                                         taskID: taskID, at: now)), mode: 0o600)
     }
 
     /// A file name for a task ID: the ID itself when it is a plain name, else its digest.
@@ -162,6 +174,32 @@ public struct TaskStore: Sendable {
         for record in delivered.dropFirst(keepDelivered) {
             unlink(recordsDirectory + "/" + Self.fileName(record.taskID))
         }
+    }
+
+    // MARK: Local refusals
+
+    var refusalsDirectory: String { directory + "/refusals" }
+    /// At most this many are kept; the oldest go first.
+    public static let maxLocalRefusals = 200
+
+    /// Keeps a refusal of an untrusted list until the coordinator has it.
+    public func saveLocalRefusal(_ refusal: LocalRefusal) throws {
+        try SecureFile.makeDirectory(refusalsDirectory, mode: 0o700)
+        try SecureFile.replace(refusalsDirectory + "/" + Self.fileName(refusal.id), contents: try CordonJSON.encode(refusal), mode: 0o600)
+        let all = localRefusals()
+        for old in all.dropLast(Self.maxLocalRefusals) { removeLocalRefusal(old.id) }
+    }
+
+    /// Kept refusals, oldest first (unreadable files are skipped).
+    public func localRefusals() -> [LocalRefusal] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: refusalsDirectory)) ?? []).filter { $0.hasSuffix(".json") }
+        return names.compactMap { name in
+            (try? SecureFile.read(refusalsDirectory + "/" + name, limit: 64 << 10)).flatMap { try? CordonJSON.decode(LocalRefusal.self, from: $0) }
+        }.sorted { ($0.at, $0.id) < ($1.at, $1.id) }
+    }
+
+    public func removeLocalRefusal(_ id: String) {
+        unlink(refusalsDirectory + "/" + Self.fileName(id))
     }
 
     // MARK: Lock

@@ -67,6 +67,11 @@ public actor Uplink {
         let _: TaskStatusAck = try await http().post(APIPath.taskStatus(taskID), body: update)
     }
 
+    /// Reports a list refused before it could be trusted (see `LocalRefusal`).
+    public func postLocalRefusal(_ refusal: LocalRefusal) async throws {
+        let _: LocalRefusalAck = try await http().post(APIPath.taskRefusals, body: refusal)
+    }
+
     /// True when the certificate has less than `fraction` of its lifetime left.
     public func renewalDue(now: Date, fraction: Double) -> Bool {
         let lifetime = enrollment.certificateNotAfter.timeIntervalSince(enrollment.certificateNotBefore)
