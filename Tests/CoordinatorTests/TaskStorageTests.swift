@@ -29,10 +29,12 @@ import Testing
         let list = try signed.verify(key: key.publicKey, agentID: a, lastSequence: 0, now: t0).get()
         #expect(list.sequence == 1)
         #expect(list.expiresAt == t0.addingTimeInterval(3600))
+        #expect(try db.task(id: first.id)?.runs.first { $0.agentID == a }?.state == .queued, "handed to a poll is not delivered")
+        #expect(try db.updateTaskRun(agentID: a, runID: list.id, update: .init(state: .delivered, at: t0), now: t0) == .accepted(.delivered))
         #expect(try db.task(id: first.id)?.runs.first { $0.agentID == a }?.state == .delivered)
+        #expect(try db.updateTaskRun(agentID: a, runID: list.id, update: .init(state: .succeeded, at: t0), now: t0) == .accepted(.succeeded))
         // The next poll gets the next list, in sequence order.
         #expect(try db.nextTaskRun(agentID: a, now: t0).flatMap { try? $0.verify(key: key.publicKey, agentID: a, lastSequence: 1, now: t0).get().sequence } == 2)
-        #expect(try db.nextTaskRun(agentID: a, now: t0) == nil)
         #expect(try db.auditEntries().filter { $0.action == "task.push" }.count == 3)
     }
 
@@ -50,6 +52,7 @@ import Testing
         let task = try push(.agent(a))
         let run = task.runs[0].id
         _ = try db.nextTaskRun(agentID: a, now: t0.addingTimeInterval(1))
+        #expect(try db.updateTaskRun(agentID: a, runID: run, update: .init(state: .delivered, at: t0), now: t0.addingTimeInterval(1)) == .accepted(.delivered))
         #expect(try db.updateTaskRun(agentID: a, runID: run, update: .init(state: .running, at: t0), now: t0.addingTimeInterval(2)) == .accepted(.running))
         let result = ActionResult(action: .rescan, outcome: .changed, detail: "scan requested")
         #expect(try db.updateTaskRun(agentID: a, runID: run, update: .init(state: .succeeded, at: t0, results: [result]), now: t0.addingTimeInterval(3)) == .accepted(.succeeded))
@@ -105,6 +108,7 @@ import Testing
         // Delivered but not started by the expiry: expired too, and the agent is told not to start it.
         let late = try push(.agent(a), expires: 60)
         _ = try db.nextTaskRun(agentID: a, now: t0)
+        _ = try db.updateTaskRun(agentID: a, runID: late.runs[0].id, update: .init(state: .delivered, at: t0), now: t0)
         try db.expireOverdueTasks(now: t0.addingTimeInterval(120))
         #expect(try db.task(id: late.id)?.runs[0].state == .expired)
         guard case .conflict = try db.updateTaskRun(agentID: a, runID: late.runs[0].id, update: .init(state: .running, at: t0)) else {
@@ -119,12 +123,79 @@ import Testing
         #expect(try db.updateTaskRun(agentID: a, runID: running.runs[0].id, update: .init(state: .succeeded, at: t0), now: t0.addingTimeInterval(121)) == .accepted(.succeeded))
     }
 
-    @Test func aLostDeliveryIsOfferedAgain() throws {
+    @Test func aListHandedToAPollStaysQueuedAndGoesToTheNextPollAtOnce() throws {
         let a = try db.testAgent(at: t0)
-        _ = try push(.agent(a))
+        let task = try push(.agent(a))
+        let run = task.runs[0].id
+        // Handed to a poll nobody reads (the agent stopped): still queued, offered again at once.
         #expect(try db.nextTaskRun(agentID: a, now: t0) != nil)
-        #expect(try db.nextTaskRun(agentID: a, now: t0.addingTimeInterval(10)) == nil)
-        #expect(try db.nextTaskRun(agentID: a, now: t0.addingTimeInterval(121)) != nil)
+        #expect(try db.task(id: task.id)?.runs[0].state == .queued)
+        #expect(try db.nextTaskRun(agentID: a, now: t0.addingTimeInterval(0.1)) != nil, "no 120 s wait")
+        // Acknowledged but not started (the agent died before its journal): still offered;
+        // the agent's own records decide whether it runs.
+        #expect(try db.updateTaskRun(agentID: a, runID: run, update: .init(state: .delivered, at: t0), now: t0) == .accepted(.delivered))
+        #expect(try db.updateTaskRun(agentID: a, runID: run, update: .init(state: .delivered, at: t0), now: t0) == .accepted(.delivered), "a repeated acknowledgement is fine")
+        #expect(try db.nextTaskRun(agentID: a, now: t0.addingTimeInterval(1)) != nil)
+        // Started: never handed out again.
+        #expect(try db.updateTaskRun(agentID: a, runID: run, update: .init(state: .running, at: t0), now: t0) == .accepted(.running))
+        #expect(try db.nextTaskRun(agentID: a, now: t0.addingTimeInterval(500)) == nil)
+        guard case .conflict = try db.updateTaskRun(agentID: a, runID: run, update: .init(state: .delivered, at: t0), now: t0) else {
+            Issue.record("a running task went back to delivered"); return
+        }
+        #expect(try db.task(id: task.id)?.runs[0].events.map(\.state) == [.queued, .delivered, .running])
+    }
+
+    @Test func approvingATaskThatCannotRunIsRefusedWithItsStateAndNotAudited() throws {
+        let a = try db.testAgent(at: t0)
+        let cancelled = try push(.agent(a), approval: true)
+        _ = try db.cancelTask(id: cancelled.id, actor: "operator:alice", now: t0)
+        do {
+            _ = try db.approveTask(id: cancelled.id, actor: "operator:bob", now: t0, sign: sign)
+            Issue.record("a cancelled task was approved")
+        } catch let error as CoordinatorError {
+            #expect(error == .conflict && error.reason.contains("cancelled"), "\(error.reason)")
+        }
+        let expired = try push(.agent(a), approval: true, expires: 60)
+        #expect(throws: CoordinatorError.conflict) { try db.approveTask(id: expired.id, actor: "operator:bob", now: t0.addingTimeInterval(61), sign: sign) }
+        #expect(try db.auditEntries().filter { $0.action == "task.approve" }.isEmpty, "nothing is audited as an approval")
+        #expect(try db.task(id: cancelled.id)?.approvedBy == nil)
+        #expect(try db.signedLists(taskID: cancelled.id).isEmpty, "nothing was signed")
+    }
+
+    @Test func escrowedSecretsAreKeptOnlyForTheAccountsTheTaskRotates() throws {
+        let a = try db.testAgent(at: t0)
+        let escrow = Curve25519.KeyAgreement.PrivateKey()
+        let genuine = try push(.agent(a), actions: [.rotatePassword(user: "root", length: 24)])
+        let secret = try Escrow.seal(password: "genuine-password", user: "root", agentID: a, to: escrow.publicKey, at: t0)
+        _ = try db.updateTaskRun(agentID: a, runID: genuine.runs[0].id, update: .init(state: .succeeded, at: t0, secrets: [secret]), now: t0)
+        // A rescan task that carries six junk "secrets" for root, and one for another account.
+        let rescan = try push(.agent(a), actions: [.rescan])
+        let junk = (0..<6).map { EscrowedSecret(user: "root", encapsulatedKey: Data(repeating: 1, count: 32), ciphertext: Data([UInt8($0)]), rotatedAt: t0.addingTimeInterval(Double($0 + 1))) }
+        _ = try db.updateTaskRun(agentID: a, runID: rescan.runs[0].id, update: .init(state: .succeeded, at: t0, secrets: junk), now: t0)
+        let stored = try db.read { try SecretRecord.fetchAll($0) }
+        #expect(stored.count == 1 && stored[0].runID == genuine.runs[0].id)
+        #expect(try Escrow.open(try #require(try db.escrowedSecrets(agentID: a, user: "root", actor: "operator:alice").secrets.first),
+                                agentID: a, with: escrow) == "genuine-password")
+    }
+
+    @Test func aLocalRefusalIsAuditedOnceAndNotedOnTheRunItClaims() throws {
+        let a = try db.testAgent(at: t0)
+        let task = try push(.agent(a))
+        let refusal = LocalRefusal(id: "lr-1", at: t0, source: "apply", file: "/media/usb/list.json", fileSHA256: String(repeating: "a", count: 64),
+                                   claimedTaskID: task.runs[0].id, claimedAgentID: a, reason: "the signature does not verify with the coordinator's task key")
+        #expect(try db.recordLocalRefusal(agentID: a, refusal, now: t0))
+        #expect(try !db.recordLocalRefusal(agentID: a, refusal, now: t0), "the same refusal again is a duplicate")
+        let audited = try db.auditEntries().filter { $0.action == "task.refused-locally" }
+        #expect(audited.count == 1 && audited[0].actor == "agent:\(a)" && audited[0].detail.contains("signature"))
+        let run = try #require(try db.task(id: task.id)?.runs.first)
+        #expect(run.state == .queued, "the genuine list is untouched")
+        #expect(run.events.last?.message?.contains("refused on the jump host") == true)
+        // Another agent's run is not noted.
+        let b = try db.testAgent(at: t0)
+        var other = refusal
+        other.id = "lr-2"
+        #expect(try db.recordLocalRefusal(agentID: b, other, now: t0))
+        #expect(try db.task(id: task.id)?.runs.first?.events.count == run.events.count)
     }
 
     @Test func secretsAreKeptEncryptedLastFivePerAccountAndReadsAreAudited() throws {
@@ -193,7 +264,7 @@ import Testing
         let actions = try #require(plan.agents.first).actions.map(\.action)
         #expect(actions == [
             .rotatePassword(user: "root", length: 24), .rotatePassword(user: "alice", length: 24),
-            .removeScheduledTask(id: "at:bbbbbbbbbbbbbbbb"),
+            .removeScheduledTask(id: "at:bbbbbbbbbbbbbbbb", source: "/etc/cron.d/x"),
             .blockPorts(tcp: [135, 139, 445, 593], udp: [135, 137, 138, 445], direction: .both),
             .refreshInventory, .rescan,
         ])
@@ -210,6 +281,54 @@ import Testing
         #expect(plan.windowsCSV.split(separator: "\r\n").count == 2)
         #expect(plan.windowsMarkdown.contains("INFECTED: Conficker"))
         #expect(plan.windowsMarkdown.contains("- [ ] Disable SMBv1"))
+    }
+
+    @Test func aBackdoorIsLockedBaselineJobsStayAndThePolicyIsRespected() throws {
+        let db = try CoordinatorDatabase.inMemory()
+        let agent = try db.testAgent(segment: "dmz", at: t0)
+        // Baseline: a legitimate job that mentions /var/tmp (but runs /usr/bin/find), and a backdoor.
+        let cleanup = Make.task("cron:cccccccccccccccc", command: "/usr/bin/find /var/tmp -mtime +30 -delete")
+        let inventory = Make.inventory(at: t0, accounts: [Make.account("root", uid: 0, admin: true), Make.account("toor", uid: 0, admin: true),
+                                                          Make.account("alice", admin: true)],
+                                       tasks: [cleanup], firewall: Make.allWormPorts(.notBlocked))
+        try db.testReport(agent: agent, at: t0, inventory: inventory)
+        var later = inventory
+        later.collectedAt = t0.addingTimeInterval(60)
+        var worm = Make.task("cron:dddddddddddddddd", command: "/tmp/.sysupdate/svchost", suspicious: ["/tmp/.sysupdate/svchost"])
+        worm.source = "/etc/cron.d/sysupdate"
+        later.scheduledTasks = .ok(ScheduledTaskInventory(entries: [cleanup, worm], sources: [], unreadable: [], truncated: false, skippedLines: 0, notes: []))
+        try db.testReport(agent: agent, at: t0.addingTimeInterval(60), scan: Make.scan(at: t0.addingTimeInterval(60), hosts: [
+            Make.host("198.18.1.40", findings: [FindingObservation(detectionID: DetectionCatalogue.confickerP2P, port: 3456, proto: .tcp, evidence: "reply")]),
+        ]), inventory: later)
+        func plan(policy: RemediationPolicy?) throws -> AgentPlan {
+            try #require(RemediationPlanner.plan(segment: "dmz",
+                                                 jumpHosts: [.init(agentID: agent, hostName: "jump-dmz", inventory: try db.inventory(agentID: agent)?.inventory,
+                                                                   policy: policy)],
+                                                 findings: try db.findings(FindingFilter(segment: "dmz")), hosts: try db.hosts(segment: "dmz"), now: t0).agents.first)
+        }
+        let open = try plan(policy: nil)
+        let actions = open.actions.map(\.action)
+        #expect(actions.contains(.lockAccount(user: "toor")))
+        #expect(!actions.contains(.rotatePassword(user: "toor", length: 24)), "a backdoor gets no fresh escrowed password")
+        #expect(actions.contains(.rotatePassword(user: "root", length: 24)))
+        #expect(actions.contains(.removeScheduledTask(id: worm.id, source: "/etc/cron.d/sysupdate")), "the worm's job, with where it was seen")
+        #expect(!actions.contains { if case .removeScheduledTask(let id, _) = $0 { return id == cleanup.id }; return false }, "the baseline cleanup job stays")
+        #expect(open.yaml.contains("has not reported its local policy"))
+
+        // A policy that protects root and does not allow block-ports: those are left out, with the reason.
+        let policy = try RemediationPolicy.parse(yaml: """
+            allowedActions: [rotate-password, remove-scheduled-task, lock-account, rescan, refresh-inventory]
+            protectedAccounts: [root]
+            """, origin: "/etc/cordon/policy.yaml")
+        let respectful = try plan(policy: policy)
+        let kept = respectful.actions.map(\.action)
+        #expect(!kept.contains(.rotatePassword(user: "root", length: 24)))
+        #expect(!kept.contains { $0.name == "block-ports" })
+        #expect(kept.contains(.lockAccount(user: "toor")) && kept.contains(.rotatePassword(user: "alice", length: 24)))
+        #expect(respectful.leftOut.map(\.action.name).sorted() == ["block-ports", "rotate-password"])
+        #expect(respectful.yaml.contains("# Left out: block-ports") && respectful.yaml.contains("root is a protected account"))
+        #expect(try TaskFile.parse(yaml: respectful.yaml, origin: "plan").tasks == kept)
+        for action in kept { #expect(policy.refusal(of: action) == nil, "\(action.name) would be refused") }
     }
 
     @Test func aCleanSegmentPlansNothing() throws {

@@ -89,6 +89,36 @@ final class RecordingHooks: RemediationHooks, @unchecked Sendable {
         await fleet.finish()
     }
 
+    @Test func aListRefusedLocallyReachesTheAuditOnTheNextContact() async throws {
+        let fleet = try await LiveFleet.start()
+        let agent = try await fleet.enrollAgent()
+        let store = TaskStore(directory: agent.stateDir.tasksDirectory)
+        let refusal = LocalRefusal(id: "lr-live-1", at: Date(), source: "apply", file: "/media/usb/tampered.json", fileSHA256: String(repeating: "f", count: 64),
+                                   claimedTaskID: "tl-forged", claimedAgentID: agent.id, reason: "the signature does not verify with the coordinator's task key")
+        try store.saveLocalRefusal(refusal)
+        let runner = try startRunner(fleet, agent, policy: nil, hooks: RecordingHooks())
+        let deadline = Date().addingTimeInterval(15)
+        var audited: [AuditEntry] = []
+        while audited.isEmpty && Date() < deadline {
+            audited = try await fleet.withOperator { try await $0.get(APIPath.audit) as [AuditEntry] }.filter { $0.action == "task.refused-locally" }
+            if audited.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(audited.count == 1)
+        #expect(audited.first?.actor == "agent:\(agent.id)" && audited.first?.detail.contains("tampered.json") == true)
+        #expect(store.localRefusals().isEmpty, "delivered, so no longer kept")
+        // Sent again (a lost answer): recorded once.
+        let raw = try fleet.rawAsAgent(agent)
+        let again = try await raw.send(.POST, APIPath.taskRefusals, body: try CordonJSON.encode(refusal))
+        #expect(again.status == 200, "\(again.error?.error ?? "")")
+        #expect(try CordonJSON.decode(LocalRefusalAck.self, from: again.body).duplicate)
+        #expect(try await fleet.withOperator { try await $0.get(APIPath.audit) as [AuditEntry] }.filter { $0.action == "task.refused-locally" }.count == 1)
+        await raw.shutdown()
+        runner.cancel()
+        _ = try? await runner.value
+        await agent.service.uplink.shutdown()
+        await fleet.finish()
+    }
+
     @Test func twoPersonRuleCancelAndWaitThroughTheCLI() async throws {
         let fleet = try await LiveFleet.start()
         let agent = try await fleet.enrollAgent()

@@ -25,6 +25,16 @@ extension CoordinatorAPI {
             }
         }
 
+        group.post(RouterPath(APIPath.taskRefusals)) { request, context in
+            let agent = try agentIdentity(context)
+            var request = request
+            let (refusal, _) = try await request.decodeJSON(LocalRefusal.self, limit: 64 << 10)
+            guard CordonName.isValid(refusal.id), refusal.id.utf8.count <= 100 else { throw APIError.badRequest("id must be a short name (letters, digits, -)") }
+            let recorded = try database.recordLocalRefusal(agentID: agent.id, refusal, now: now())
+            context.logger.warning("agent refused a task list locally", metadata: ["agent.id": "\(agent.id)", "refusal.id": "\(refusal.id)"])
+            return try Response.json(LocalRefusalAck(id: refusal.id, duplicate: !recorded))
+        }
+
         group.post(RouterPath("/v1/tasks/:id/status")) { request, context in
             let agent = try agentIdentity(context)
             let runID = try context.parameters.require("id")
@@ -114,7 +124,9 @@ extension CoordinatorAPI {
             let agents = try database.agentSummaries(now: now()).filter { $0.segment == segment && $0.revokedAt == nil }
             guard !agents.isEmpty else { throw APIError.notFound("segment \(segment) has no enrolled, unrevoked agents") }
             let jumpHosts = try agents.map { agent in
-                RemediationPlanner.JumpHost(agentID: agent.id, hostName: agent.hostname, inventory: try database.inventory(agentID: agent.id)?.inventory)
+                let facts = try database.agentDetail(id: agent.id, now: now())?.facts
+                return RemediationPlanner.JumpHost(agentID: agent.id, hostName: agent.hostname, inventory: try database.inventory(agentID: agent.id)?.inventory,
+                                                   policy: facts?.policy, policyNote: facts?.policyError.map { "its policy file is invalid: \($0)" })
             }
             let plan = RemediationPlanner.plan(segment: segment, jumpHosts: jumpHosts, findings: try database.findings(FindingFilter(segment: segment)),
                                                hosts: try database.hosts(segment: segment), now: now())

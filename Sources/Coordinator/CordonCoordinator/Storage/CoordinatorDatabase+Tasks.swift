@@ -72,6 +72,12 @@ extension CoordinatorDatabase {
                 throw CoordinatorError.forbidden("the two-person rule: \(actor) pushed task \(id) and cannot approve it; another operator must")
             }
             guard task.expiresAt > now else { throw CoordinatorError.conflict("task \(id) has expired") }
+            try Self.expireOverdue(db, now: now)
+            let runs = try TaskRunRecord.filter(Column("taskID") == id).fetchAll(db)
+            guard runs.contains(where: { $0.state == TaskState.pendingApproval.rawValue }) else {
+                let states = Dictionary(grouping: runs, by: \.state).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
+                throw CoordinatorError.conflict("task \(id) has nothing awaiting approval (its runs are \(states.isEmpty ? "none" : states)); nothing was approved")
+            }
             let actions = try CordonJSON.decode([TaskAction].self, from: task.actionsJSON)
             task.approvedBy = actor
             task.approvedAt = now
@@ -115,21 +121,19 @@ extension CoordinatorDatabase {
         return try task(id: id)!
     }
 
-    /// The next run for an agent: the oldest queued one, or one delivered `redeliverAfter`
-    /// seconds ago without any word from the agent (the answer may have been lost).
-    public func nextTaskRun(agentID: String, now: Date = Date(), redeliverAfter: TimeInterval = 120) throws -> SignedTaskList? {
+    /// The next run for an agent: the oldest one it has not started (queued, or delivered and
+    /// not yet begun). Handing a list to a poll changes nothing here: the run becomes
+    /// `delivered` only when the agent says it arrived, so that a list written to a poll that
+    /// nobody reads any more (the agent stopped while its poll was held) goes to the next poll
+    /// at once. The agent's own records make a second copy harmless: a list it has handled is
+    /// answered with its status, never run again.
+    public func nextTaskRun(agentID: String, now: Date = Date()) throws -> SignedTaskList? {
         try write { db in
             try Self.expireOverdue(db, now: now)
-            let candidates = try TaskRunRecord.filter(Column("agentID") == agentID &&
-                                                      [TaskState.queued.rawValue, TaskState.delivered.rawValue].contains(Column("state")))
-                .order(Column("sequence")).fetchAll(db)
-            guard var run = candidates.first(where: { $0.state == TaskState.queued.rawValue || now.timeIntervalSince($0.updatedAt) >= redeliverAfter }),
-                  let json = run.signedJSON else { return nil }
-            let redelivery = run.state == TaskState.delivered.rawValue
-            run.state = TaskState.delivered.rawValue
-            run.updatedAt = now
-            try run.update(db)
-            try Self.event(db, run: run.id, at: now, state: .delivered, message: redelivery ? "delivered again (no answer to the first delivery)" : nil)
+            let next = try TaskRunRecord.filter(Column("agentID") == agentID &&
+                                                [TaskState.queued.rawValue, TaskState.delivered.rawValue].contains(Column("state")))
+                .order(Column("sequence")).fetchOne(db)
+            guard let json = next?.signedJSON else { return nil }
             return try CordonJSON.decode(SignedTaskList.self, from: json)
         }
     }
@@ -140,8 +144,16 @@ extension CoordinatorDatabase {
             guard var run = try TaskRunRecord.fetchOne(db, key: runID), run.agentID == agentID else { return .notFound }
             let current = TaskState(rawValue: run.state) ?? .queued
             switch update.state {
-            case .pendingApproval, .queued, .delivered, .cancelled, .expired:
+            case .pendingApproval, .queued, .cancelled, .expired:
                 return .conflict("an agent cannot set a task to \(update.state.rawValue)")
+            case .delivered:
+                // The agent's acknowledgement of receipt.
+                switch current {
+                case .queued: break
+                case .delivered: return .accepted(.delivered)
+                case .cancelled: return .conflict("task \(runID) was cancelled; do not run it")
+                default: return .conflict("task \(runID) is already \(current.rawValue)")
+                }
             case .running:
                 switch current {
                 case .queued, .delivered: break
@@ -160,9 +172,16 @@ extension CoordinatorDatabase {
             run.message = update.message.map { Terminal.sanitize($0, limit: 4000) }
             if !update.results.isEmpty { run.resultsJSON = try CordonJSON.encode(Array(update.results.prefix(TaskFile.maxActions))) }
             try run.update(db)
-            try Self.event(db, run: run.id, at: now, state: update.state, message: run.message)
-            for secret in update.secrets.prefix(TaskFile.maxActions) where TaskAction.isAccountName(secret.user)
-                && secret.ciphertext.count <= 4096 && secret.encapsulatedKey.count <= 256 {
+            try Self.event(db, run: run.id, at: now, state: update.state, message: run.message ?? (update.state == .delivered ? "received by the agent" : nil))
+            // Escrowed passwords only for the accounts this run was sent to rotate: an agent
+            // cannot push junk in front of genuine escrowed passwords.
+            let task = try TaskRecord.fetchOne(db, key: run.taskID)
+            let rotated = Set(((task.flatMap { try? CordonJSON.decode([TaskAction].self, from: $0.actionsJSON) }) ?? []).compactMap { action -> String? in
+                if case .rotatePassword(let user, _) = action { return user }
+                return nil
+            })
+            for secret in update.secrets.prefix(TaskFile.maxActions) where rotated.contains(secret.user)
+                && secret.ciphertext.count <= 4096 && secret.encapsulatedKey.count == 32 {
                 var row = SecretRecord(id: nil, agentID: agentID, user: secret.user, runID: runID, rotatedAt: secret.rotatedAt,
                                        encapsulatedKey: secret.encapsulatedKey, ciphertext: secret.ciphertext)
                 try row.insert(db)
@@ -251,6 +270,27 @@ extension CoordinatorDatabase {
 }
 
 extension CoordinatorDatabase {
+    /// Records a list an agent refused before trusting it: an audit entry (once per refusal
+    /// ID), and a note on the run it claims to be when that run is this agent's. Returns false
+    /// for a refusal recorded before.
+    public func recordLocalRefusal(agentID: String, _ refusal: LocalRefusal, now: Date = Date()) throws -> Bool {
+        try write { db in
+            let target = "refusal:\(refusal.id)"
+            guard try AuditRecord.filter(Column("target") == target).fetchCount(db) == 0 else { return false }
+            let claim = [refusal.claimedTaskID.map { "claims task \(Terminal.sanitize($0, limit: 100))" },
+                         refusal.claimedAgentID.map { "for agent \(Terminal.sanitize($0, limit: 100))" }].compactMap { $0 }.joined(separator: " ")
+            let detail = "cordon-agent \(Terminal.sanitize(refusal.source, limit: 20)) refused \(Terminal.sanitize(refusal.file, limit: 300)) "
+                + "(sha256 \(Terminal.sanitize(refusal.fileSHA256, limit: 64)))\(claim.isEmpty ? "" : ", which " + claim) at \(CordonTime.format(refusal.at)): "
+                + Terminal.sanitize(refusal.reason, limit: 1000)
+            try Self.audit(db, at: now, actor: "agent:\(agentID)", action: "task.refused-locally", target: target, detail: detail)
+            if let claimed = refusal.claimedTaskID, let run = try TaskRunRecord.fetchOne(db, key: claimed), run.agentID == agentID {
+                try Self.event(db, run: run.id, at: now, state: TaskState(rawValue: run.state) ?? .queued,
+                               message: "a copy of this list was refused on the jump host, nothing ran from it: \(Terminal.sanitize(refusal.reason, limit: 500))")
+            }
+            return true
+        }
+    }
+
     /// Marks an agent as heard from (a long-poll is a contact).
     public func touch(agentID: String, now: Date = Date()) throws {
         try write { db in
