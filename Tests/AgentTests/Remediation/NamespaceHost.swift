@@ -187,6 +187,12 @@ final class NamespaceHost: @unchecked Sendable {
         return (info.st_uid, info.st_gid, UInt32(info.st_mode) & 0o7777)
     }
 
+    /// The whole line of `user` in a copied passwd-style file (`etc/shadow`, `etc/passwd`).
+    func line(_ user: String, in file: String) -> String? {
+        guard let data = self.file(file) else { return nil }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(user + ":") }.map(String.init)
+    }
+
     /// The hash field of `user` in the copied /etc/shadow.
     func shadowHash(_ user: String) -> String? {
         guard let data = file("etc/shadow") else { return nil }
@@ -229,7 +235,7 @@ struct LabCoordinator {
     }
 
     static let policy = """
-        allowedActions: [rotate-password, remove-scheduled-task, purge-at-jobs, block-ports, unblock-ports,
+        allowedActions: [rotate-password, remove-scheduled-task, purge-at-jobs, lock-account, block-ports, unblock-ports,
                          stop-service, disable-service, rescan, refresh-inventory, restore]
         protectedAccounts: [keeper]
         """

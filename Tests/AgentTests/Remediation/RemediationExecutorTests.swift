@@ -200,7 +200,7 @@ final class EventJournal: ExecutionJournal, @unchecked Sendable {
         let out = await e.execute([.stopService(unit: "smbd.service"), .disableService(unit: "smbd.service"),
                                    .stopService(unit: "smbd.service"), .stopService(unit: "nosuch.service")],
                                   context: f.context(), journal: NoJournal())
-        #expect(out.results.map(\.outcome) == [.changed, .changed, .unchanged, .unchanged])
+        #expect(out.results.map(\.outcome) == [.changed, .changed, .unchanged, .notFound])
         #expect(f.fake.state.units["smbd.service"] == UnitState(loadState: "loaded", activeState: "inactive", unitFileState: "disabled"))
         #expect(out.results[3].detail.contains("no unit nosuch.service"))
         // Restoring the stop's backup starts it again (the disable is a separate backup).
@@ -269,11 +269,13 @@ final class EventJournal: ExecutionJournal, @unchecked Sendable {
         // No temporary file left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path + "/var/spool/cron/crontabs").sorted() == ["alice", "root"])
 
-        // Idempotent: the entry is gone, nothing to do.
+        // Idempotent: the entry is gone, and Cordon knows it removed it (its backup).
         let again = await e.execute([.removeScheduledTask(id: worm.id)], context: f.context(), journal: NoJournal())
         #expect(again.results[0].outcome == .unchanged)
-
         let backupID = try #require(removed.results[0].backupID)
+        #expect(again.results[0].detail.contains("already removed by Cordon") && again.results[0].detail.contains(backupID))
+        #expect(again.state == .succeeded)
+
         let restored = await e.execute([.restore(backup: backupID)], context: f.context(), journal: NoJournal())
         #expect(restored.results[0].outcome == .changed)
         #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.path + path)) == original)
@@ -312,17 +314,89 @@ final class EventJournal: ExecutionJournal, @unchecked Sendable {
         #expect(f.fake.state.files[path]?.contents == Data("* * * * * root /tmp/y\n".utf8))
     }
 
-    @Test func anUnknownIDIsUnchangedOnlyWhenEverySourceWasRead() async throws {
+    @Test func anIDThatMatchesNothingIsNotFoundNeverASuccess() async throws {
         let f = try RemediationFixture()
         defer { f.remove() }
         let id = "cron:0123456789abcdef"
-        #expect(await f.executor().execute([.removeScheduledTask(id: id)], context: f.context(), journal: NoJournal()).results[0].outcome == .unchanged)
+        let missing = await f.executor().execute([.removeScheduledTask(id: id), .rescan], context: f.context(), journal: NoJournal())
+        #expect(missing.results.map(\.outcome) == [.notFound, .unchanged], "the list goes on after a stale ID")
+        #expect(missing.state == .failed, "but it did not succeed")
+        #expect(missing.results[0].detail.contains("no scheduled task has the ID \(id)"))
         f.fake.scheduled = .ok(ScheduledTaskInventory(entries: [], sources: [], unreadable: ["/var/spool/cron/crontabs: permission denied"],
                                                       truncated: false, skippedLines: 0, notes: []))
         let partial = await f.executor().execute([.removeScheduledTask(id: id)], context: f.context(), journal: NoJournal())
         #expect(partial.results[0].outcome == .failed)
         f.fake.scheduled = .unavailable(reason: "no cron, at or systemd timer files found")
         #expect(await f.executor().execute([.removeScheduledTask(id: id)], context: f.context(), journal: NoJournal()).results[0].outcome == .failed)
+    }
+
+    @Test func aWormLineEditedSinceTheInventoryIsNotFoundAndShownAsItIsNow() async throws {
+        let f = try RemediationFixture()
+        let scratch = try RemediationScratch()
+        defer { f.remove(); scratch.remove() }
+        let path = "/etc/cron.d/sysupdate"
+        try scratch.write("etc/cron.d/sysupdate", "*/5 * * * * root /tmp/.sysupdate/svchost\n")
+        let planned = try #require(try entries(scratch.path).first { $0.source == path })
+        // The worm rewrites its line (*/5 -> */7): the plan's ID no longer matches.
+        try scratch.write("etc/cron.d/sysupdate", "*/7 * * * * root /tmp/.sysupdate/svchost\n")
+        let e = f.executor(system: scratchSystem(f, root: scratch.path))
+        let out = await e.execute([.removeScheduledTask(id: planned.id, source: path)], context: f.context(), journal: NoJournal())
+        #expect(out.results[0].outcome == .notFound)
+        #expect(out.state == .failed)
+        let detail = out.results[0].detail
+        #expect(detail.contains("\(path) changed since the inventory") && detail.contains("*/7 * * * *") && detail.contains("/tmp/.sysupdate/svchost"), "\(detail)")
+        #expect(try String(contentsOfFile: scratch.path + path, encoding: .utf8).contains("*/7"), "nothing was removed")
+        // The new ID it names removes it.
+        let now = try #require(try entries(scratch.path).first { $0.source == path })
+        #expect(detail.contains(now.id))
+        #expect(await e.execute([.removeScheduledTask(id: now.id, source: path)], context: f.context(), journal: NoJournal()).results[0].outcome == .changed)
+    }
+
+    @Test func aMissingUnitIsNotFound() async throws {
+        let f = try RemediationFixture()
+        defer { f.remove() }
+        let out = await f.executor().execute([.stopService(unit: "nothere.service")], context: f.context(), journal: NoJournal())
+        #expect(out.results[0].outcome == .notFound && out.state == .failed)
+    }
+
+    // MARK: lock-account
+
+    @Test func lockAccountLocksAndSetsNologinAndRestoreIsExact() async throws {
+        let f = try RemediationFixture()
+        defer { f.remove() }
+        f.fake.state.shadow["toor"] = "$6$worm$hash"
+        f.fake.state.ageing["toor"] = "12345:0:99999:7:::"
+        f.fake.state.passwd["toor"] = "toor:x:0:0::/root:/bin/sh"
+        let before = (try f.fake.shadowEntry(user: "toor")!.line, try f.fake.passwdEntry(user: "toor")!.line)
+        let e = f.executor()
+        let locked = await e.execute([.lockAccount(user: "toor")], context: f.context(), journal: NoJournal())
+        #expect(locked.results[0].outcome == .changed && locked.state == .succeeded, "\(locked.results[0].detail)")
+        #expect(locked.results[0].detail.contains("UID 0"))
+        #expect(try f.fake.shadowEntry(user: "toor")?.hash == "!$6$worm$hash")
+        #expect(try f.fake.passwdEntry(user: "toor")?.shell == "/usr/sbin/nologin")
+        #expect(locked.secrets.isEmpty, "no password is made or escrowed")
+        #expect(await e.execute([.lockAccount(user: "toor")], context: f.context(), journal: NoJournal()).results[0].outcome == .unchanged)
+        #expect(await e.execute([.lockAccount(user: "ghost")], context: f.context(), journal: NoJournal()).results[0].outcome == .notFound)
+
+        let restored = await e.execute([.restore(backup: try #require(locked.results[0].backupID))], context: f.context(), journal: NoJournal())
+        #expect(restored.results[0].outcome == .changed, "\(restored.results[0].detail)")
+        #expect(try f.fake.shadowEntry(user: "toor")?.line == before.0)
+        #expect(try f.fake.passwdEntry(user: "toor")?.line == before.1)
+        #expect(await e.execute([.restore(backup: try #require(locked.results[0].backupID))], context: f.context(), journal: NoJournal()).results[0].outcome == .unchanged)
+    }
+
+    @Test func passwordRestorePutsBackTheWholeShadowLineWithItsAge() async throws {
+        let f = try RemediationFixture()
+        defer { f.remove() }
+        f.fake.state.shadow["alice"] = "$6$old$oldhash"
+        f.fake.state.ageing["alice"] = "16000:0:99999:7:::"
+        let original = try #require(try f.fake.shadowEntry(user: "alice")).line
+        let e = f.executor()
+        let rotated = await e.execute([.rotatePassword(user: "alice", length: 24)], context: f.context(), journal: NoJournal())
+        #expect(try f.fake.shadowEntry(user: "alice")?.line.contains(":\(FakeSystem.today)") == true, "the rotation dated it today")
+        let restored = await e.execute([.restore(backup: try #require(rotated.results[0].backupID))], context: f.context(), journal: NoJournal())
+        #expect(restored.results[0].outcome == .changed)
+        #expect(try f.fake.shadowEntry(user: "alice")?.line == original, "byte for byte, the last-change day 16000 included")
     }
 
     @Test func atJobsAreDeletedWithABackupAndRestoredWithOwnerAndMode() async throws {

@@ -47,6 +47,7 @@ import Testing
         checked(try await host.run("""
             useradd -M -s /bin/sh alice
             printf 'alice:Old-Passw0rd!x\\n' | chpasswd
+            chage -d 2015-03-01 -M 99999 alice
             useradd -M -s /bin/sh keeper
             printf 'keeper:K33per-Pass!x\\n' | chpasswd
             useradd -M -s /bin/sh svc
@@ -54,6 +55,8 @@ import Testing
             usermod -L svc
             """), "setup")
         let aliceBefore = try #require(host.shadowHash("alice"))
+        let aliceLineBefore = try #require(host.line("alice", in: "etc/shadow"))
+        #expect(aliceLineBefore.split(separator: ":", omittingEmptySubsequences: false)[2] == "16495", "a password last changed on 2015-03-01")
         let keeperBefore = try #require(host.shadowHash("keeper"))
         let svcBefore = try #require(host.shadowHash("svc"))
         #expect(try NamespaceHost.cryptAccepts("Old-Passw0rd!x", hash: aliceBefore))
@@ -110,9 +113,45 @@ import Testing
         let second = try CordonJSON.decode(ActionResult.self, from: Data(host.output("restore2.json").utf8))
         #expect(first.outcome == .changed && second.outcome == .unchanged)
         #expect(host.shadowHash("alice") == aliceBefore)
+        #expect(host.line("alice", in: "etc/shadow") == aliceLineBefore, "the whole line, the last-change day of 2015 included")
+        #expect(host.attributes("etc/shadow")?.mode == 0o640)
         #expect(try NamespaceHost.cryptAccepts("Old-Passw0rd!x", hash: try #require(host.shadowHash("alice"))))
         let listed = try CordonJSON.decode([BackupRecord].self, from: Data(host.output("backups.json").utf8))
         #expect(listed.contains { $0.id == backupID && $0.kind == .password })
+    }
+
+    @Test func lockAccountWithTheRealUsermodAndAnExactRestore() async throws {
+        guard let host = try await labReady() else { return }
+        defer { host.finish() }
+        let coordinator = LabCoordinator()
+        try coordinator.enroll(host)
+        try host.setPolicy(LabCoordinator.policy)
+        checked(try await host.run("""
+            useradd -M -o -u 0 -g 0 -d /root -s /bin/bash toor
+            printf 'toor:W0rm-Backd00r!\\n' | chpasswd
+            """), "setup")
+        let shadowBefore = try #require(host.line("toor", in: "etc/shadow"))
+        let passwdBefore = try #require(host.line("toor", in: "etc/passwd"))
+        let lock = try host.write(try coordinator.list([.lockAccount(user: "toor")], sequence: 1), as: "lock")
+        let root = try host.write(try coordinator.list([.lockAccount(user: "root")], sequence: 2), as: "root")
+        checked(try await host.run("""
+            \(host.applyLine(lock, "lock"))
+            \(host.applyLine(root, "root"))
+            """), "apply")
+        let report = try host.report("lock")
+        #expect(report.state == .succeeded && report.results.map(\.outcome) == [.changed], "\(host.output("lock.err")) \(report.message ?? "")")
+        #expect(report.secrets.isEmpty)
+        #expect(try #require(host.shadowHash("toor")).hasPrefix("!"))
+        #expect(host.line("toor", in: "etc/passwd")?.hasSuffix(":/usr/sbin/nologin") == true)
+        #expect(host.status("root") == AgentExit.refused)
+        #expect(try host.report("root").message?.contains("root is never locked") == true)
+
+        let backupID = try #require(report.results[0].backupID)
+        checked(try await host.run("\(host.agentCommand("restore \(backupID) --json")) > \(host.out)/restore.json"), "restore")
+        #expect(try CordonJSON.decode(ActionResult.self, from: Data(host.output("restore.json").utf8)).outcome == .changed)
+        #expect(host.line("toor", in: "etc/shadow") == shadowBefore)
+        #expect(host.line("toor", in: "etc/passwd") == passwdBefore)
+        #expect(host.attributes("etc/shadow")?.mode == 0o640 && host.attributes("etc/passwd")?.mode == 0o644)
     }
 
     @Test func cronAndAtCleanupWithTheRealToolsIsExactAndRestorable() async throws {
@@ -306,6 +345,7 @@ import Testing
         checked(try await host.run("""
             useradd -M -s /bin/sh alice
             printf 'alice:Old-Passw0rd!x\\n' | chpasswd
+            chage -d 2015-03-01 -M 99999 alice
             useradd -M -s /bin/sh keeper
             printf 'keeper:K33per-Pass!x\\n' | chpasswd
             printf '*/5 * * * * /dev/shm/.kworker\\n' | crontab -u root -
@@ -318,7 +358,7 @@ import Testing
         let cases: [(String, SignedTaskList, String)] = [
             ("forged", try coordinator.list(harmful, sequence: 11, key: Curve25519.Signing.PrivateKey()), "signature does not verify"),
             ("expired", try coordinator.list(harmful, sequence: 11, expiresIn: -60), "expired"),
-            ("replayed", try coordinator.list(harmful, sequence: 10, id: "run-10b"), "already seen"),
+            ("replayed", try coordinator.list(harmful, sequence: 10, id: "run-10b"), "already accepted"),
             ("misaddressed", try coordinator.list(harmful, sequence: 11, agentID: "jump-other"), "for agent jump-other"),
             ("protected", try coordinator.list(harmful + [.rotatePassword(user: "keeper", length: 24)], sequence: 12), "keeper is a protected account"),
         ]

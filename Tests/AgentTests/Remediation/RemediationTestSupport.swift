@@ -15,6 +15,10 @@ import Glibc
 final class FakeSystem: AccountSystem, RemediationFiles, ServiceManager, CordonFirewall, SchedulerSystem, @unchecked Sendable {
     struct State: Equatable {
         var shadow: [String: String] = [:]  // user -> hash
+        /// user -> the rest of the shadow line after the hash (ageing fields)
+        var ageing: [String: String] = [:]
+        /// user -> passwd line (absent: a default one with /bin/sh)
+        var passwd: [String: String] = [:]
         var units: [String: UnitState] = [:]
         var table: CordonPortSets?
         var files: [String: FileSnapshot] = [:]
@@ -57,9 +61,42 @@ final class FakeSystem: AccountSystem, RemediationFiles, ServiceManager, CordonF
 
     // AccountSystem
     func shadowEntry(user: String) throws -> ShadowEntry? {
-        guard let hash = state.shadow[user] else { return nil }
-        return ShadowEntry(user: user, hash: hash, line: "\(user):\(hash):19000:0:99999:7:::")
+        let current = state
+        guard let hash = current.shadow[user] else { return nil }
+        return ShadowEntry(user: user, hash: hash, line: "\(user):\(hash):" + (current.ageing[user] ?? "19000:0:99999:7:::"))
     }
+
+    func passwdEntry(user: String) throws -> PasswdEntry? {
+        let current = state
+        guard current.shadow[user] != nil else { return nil }
+        let line = current.passwd[user] ?? "\(user):x:1000:1000::/home/\(user):/bin/sh"
+        let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+        return PasswdEntry(user: user, uid: Int(fields[2]), shell: String(fields[6]), line: line)
+    }
+
+    func lock(user: String, shell: String) throws {
+        record("usermod -L -s \(shell) \(user)")
+        guard let entry = try passwdEntry(user: user) else { throw AgentError.remediation("usermod: user '\(user)' does not exist") }
+        var fields = entry.line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        fields[6] = shell
+        lock.withLock {
+            if let hash = _state.shadow[user], !hash.hasPrefix("!") { _state.shadow[user] = "!" + hash }
+            _state.passwd[user] = fields.joined(separator: ":")
+        }
+    }
+
+    func replaceEntries(user: String, shadowLine: String, passwdLine: String?) throws {
+        record("replace entries \(user)")
+        let fields = shadowLine.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        lock.withLock {
+            _state.shadow[user] = fields[1]
+            _state.ageing[user] = fields.count > 2 ? fields[2] : ""
+            if let passwdLine { _state.passwd[user] = passwdLine }
+        }
+    }
+
+    /// Like the real chpasswd, a change dates the password today.
+    static let today = "20500:0:99999:7:::"
 
     func setPassword(user: String, password: SecretBytes) throws {
         record("chpasswd \(user)")
@@ -67,13 +104,19 @@ final class FakeSystem: AccountSystem, RemediationFiles, ServiceManager, CordonF
         if chpasswdFails { throw AgentError.remediation("chpasswd did not change the password of \(user): exit status 1") }
         guard state.shadow[user] != nil else { throw AgentError.remediation("chpasswd: no such user") }
         if chpasswdChangesNothing { return }
-        lock.withLock { _state.shadow[user] = Self.hash(password.bytes) }  // PAM unlocks, like the real one
+        lock.withLock {
+            _state.shadow[user] = Self.hash(password.bytes)  // PAM unlocks, like the real one
+            _state.ageing[user] = Self.today
+        }
     }
 
     func setPasswordHash(user: String, hash: String) throws {
         record("chpasswd -e \(user)")
         if chpasswdFails { throw AgentError.remediation("chpasswd -e failed") }
-        lock.withLock { _state.shadow[user] = hash }
+        lock.withLock {
+            _state.shadow[user] = hash
+            _state.ageing[user] = Self.today
+        }
     }
 
     // RemediationFiles
@@ -272,8 +315,24 @@ final class FakeTaskUplink: TaskUplink, @unchecked Sendable {
     func shutdown() async { lock.withLock { shutDown = true } }
     private(set) var shutDown = false
 
+    private var _refusals: [LocalRefusal] = []
+    var refusals: [LocalRefusal] { lock.withLock { _refusals } }
+
+    func postLocalRefusal(_ refusal: LocalRefusal) async throws {
+        if unreachable { throw TransportError.unreachable("connection refused") }
+        lock.withLock { _refusals.append(refusal) }
+    }
+
+    private var _acknowledged: [String] = []
+    /// Receipts the agent acknowledged (`delivered`), kept apart from the statuses.
+    var acknowledged: [String] { lock.withLock { _acknowledged } }
+
     func postTaskStatus(taskID: String, _ update: TaskStatusUpdate) async throws {
         if unreachable { throw TransportError.unreachable("connection refused") }
+        if update.state == .delivered {
+            lock.withLock { _acknowledged.append(taskID) }
+            return
+        }
         let code = update.state == .running ? runningAnswer[taskID] : finalAnswer[taskID]
         if let code { throw TransportError.refused(status: code, body: nil, "coordinator answered \(code)") }
         lock.withLock { _posted.append((taskID, update)) }

@@ -16,6 +16,8 @@ public struct BackupRecord: Codable, Sendable, Equatable {
         case password
         /// A service's active and enabled state before stop/disable.
         case service
+        /// An account's shadow and passwd lines before lock-account (both put back exactly).
+        case account
     }
 
     /// A file as it was: where, owner, group, mode; its bytes are `payload` in the backup.
@@ -47,7 +49,7 @@ public struct BackupRecord: Codable, Sendable, Equatable {
     /// firewall: the ports before (nil: there was no table).
     public var firewall: CordonPortSets?
     public var firewallTablePresent: Bool?
-    /// password: whose.
+    /// password, account: whose.
     public var user: String?
 
     init(kind: Kind, taskID: String?, action: TaskAction?, summary: String, files: [FileEntry] = []) {

@@ -70,20 +70,88 @@ extension RemediationExecutor {
         }
     }
 
-    func removeScheduledTask(_ action: TaskAction, id: String, context: Context) throws -> ActionResult {
+    func removeScheduledTask(_ action: TaskAction, id: String, source: String?, context: Context) throws -> ActionResult {
         let inventory = try collectScheduledTasks()
         guard let entry = inventory.entries.first(where: { $0.id == id }) else {
             if !inventory.unreadable.isEmpty {
                 throw ActionFailure("no scheduled task \(id) found, but some sources could not be read: \(inventory.unreadable.prefix(3).joined(separator: "; "))")
             }
             if inventory.truncated { throw ActionFailure("no scheduled task \(id) among the first \(inventory.entries.count) (the list was cut short)") }
-            return ActionResult(action: action, outcome: .unchanged, detail: "there is no scheduled task \(id) (already removed)")
+            // "Already removed" only when Cordon removed it (a backup of that removal is kept);
+            // anything else is an ID that matches nothing now, which is not a success.
+            if let earlier = backups.list().first(where: { record in
+                if case .removeScheduledTask(let removed, _) = record.action { return removed == id && [.cronLine, .atJobs, .systemdTimer].contains(record.kind) }
+                return false
+            }) {
+                return ActionResult(action: action, outcome: .unchanged,
+                                    detail: "already removed by Cordon (task \(earlier.taskID ?? "local"), \(CordonTime.format(earlier.createdAt)), backup \(earlier.id)): \(earlier.summary.prefix(300))")
+            }
+            return ActionResult(action: action, outcome: .notFound, detail: Self.notFoundDetail(id: id, source: source, inventory: inventory))
+        }
+        if let source, entry.source != source {
+            return ActionResult(action: action, outcome: .notFound,
+                                detail: "\(id) is in \(entry.source) now, not in \(source) as the task says; nothing removed")
         }
         switch entry.kind {
         case .cron: return try removeCronLine(action, entry: entry, context: context)
         case .at: return try removeAtJobs(action, entries: [entry], what: "at job \(entry.atJobNumber.map(String.init) ?? "?")", context: context)
         case .systemdTimer: return try disableTimer(action, entry: entry, context: context)
         }
+    }
+
+    /// Why an ID matches nothing, with what the inventory shows now where the task says it was.
+    static func notFoundDetail(id: String, source: String?, inventory: ScheduledTaskInventory) -> String {
+        let head = "no scheduled task has the ID \(id) now; nothing was removed"
+        guard let source else {
+            return head + " (the ID comes from an older inventory, or is mistyped: see `cordon inventory AGENT` for the current IDs)"
+        }
+        let there = inventory.entries.filter { $0.source == source }
+        guard !there.isEmpty else {
+            let exists = inventory.sources.contains(source)
+            return head + (exists ? ": \(source) holds no scheduled task now" : ": \(source) is not there any more")
+        }
+        let shown = there.prefix(5).map { entry in
+            "\(entry.line.map { "line \($0): " } ?? "")\(entry.schedule) \(entry.user.map { "\($0) " } ?? "")\(entry.command.prefix(120)) (\(entry.id))"
+        }.joined(separator: "; ")
+        return head + ": \(source) changed since the inventory and now holds: " + shown + (there.count > 5 ? "; and \(there.count - 5) more" : "")
+            + ". Remove it by its new ID if it is the worm's."
+    }
+
+    // MARK: lock-account
+
+    static let nologinShell = "/usr/sbin/nologin"
+
+    func lockAccount(_ action: TaskAction, user: String, context: Context) throws -> ActionResult {
+        guard let shadow = try system.accounts.shadowEntry(user: user), let passwd = try system.accounts.passwdEntry(user: user) else {
+            return ActionResult(action: action, outcome: .notFound, detail: "there is no account \(user) on this host; nothing locked")
+        }
+        let uidNote = passwd.uid == 0 ? " (UID 0)" : ""
+        if shadow.isLocked && passwd.shell == Self.nologinShell {
+            return ActionResult(action: action, outcome: .unchanged, detail: "\(user)\(uidNote) is already locked with the shell \(Self.nologinShell)")
+        }
+        if context.dryRun {
+            return ActionResult(action: action, outcome: .wouldChange,
+                                detail: "would lock the password of \(user)\(uidNote) and set its shell \(passwd.shell) to \(Self.nologinShell)")
+        }
+        var record = BackupRecord(kind: .account, taskID: context.taskID, action: action,
+                                  summary: "shadow and passwd entries of \(user)\(uidNote) (shell \(passwd.shell), \(Self.scheme(shadow.hash)))")
+        record.user = user
+        let backup = try backups.save(record, fileContents: [], extra: ["shadow-entry": Data((shadow.line + "\n").utf8),
+                                                                         "passwd-entry": Data((passwd.line + "\n").utf8)], now: now())
+        do {
+            try system.accounts.lock(user: user, shell: Self.nologinShell)
+            guard let after = try system.accounts.shadowEntry(user: user), after.isLocked,
+                  try system.accounts.passwdEntry(user: user)?.shell == Self.nologinShell else {
+                throw ActionFailure("usermod reported success but \(user) is not locked with the shell \(Self.nologinShell)", backupID: backup.id)
+            }
+        } catch let failure as ActionFailure {
+            throw failure
+        } catch {
+            throw ActionFailure("\(error)", backupID: backup.id)
+        }
+        return ActionResult(action: action, outcome: .changed,
+                            detail: "locked \(user)\(uidNote): password locked, shell \(passwd.shell) -> \(Self.nologinShell); running sessions are not ended",
+                            backupID: backup.id)
     }
 
     func removeCronLine(_ action: TaskAction, entry: ScheduledTaskEntry, context: Context) throws -> ActionResult {
@@ -248,7 +316,7 @@ extension RemediationExecutor {
     func changeService(_ action: TaskAction, unit: String, stop: Bool, context: Context) throws -> ActionResult {
         let state = try system.services.state(of: unit)
         guard state.exists else {
-            return ActionResult(action: action, outcome: .unchanged, detail: "there is no unit \(unit) on this host: nothing to \(stop ? "stop" : "disable")")
+            return ActionResult(action: action, outcome: .notFound, detail: "there is no unit \(unit) on this host: nothing to \(stop ? "stop" : "disable")")
         }
         if stop ? !state.isRunning : !state.isEnabled {
             return ActionResult(action: action, outcome: .unchanged,

@@ -15,6 +15,7 @@ extension RemediationExecutor {
         case .systemdTimer, .service: return try restoreUnit(action, record, context: context)
         case .firewall: return try restoreFirewall(action, record, context: context)
         case .password: return try restorePassword(action, record, context: context)
+        case .account: return try restoreAccount(action, record, context: context)
         }
     }
 
@@ -139,24 +140,35 @@ extension RemediationExecutor {
         return ActionResult(action: action, outcome: .changed, detail: "restored \(afterText)", backupID: saved.id)
     }
 
+    /// The backed-up line of `name` (`shadow-entry`, `passwd-entry`) without its newline.
+    private func backedUpLine(_ name: String, of record: BackupRecord, user: String) throws -> String? {
+        guard let data = try? backups.extra(name, in: record.id) else { return nil }
+        let line = String(decoding: data, as: UTF8.self)
+        let trimmed = line.hasSuffix("\n") ? String(line.dropLast()) : line
+        guard trimmed.hasPrefix(user + ":"), !trimmed.contains("\n") else { throw ActionFailure("backup \(record.id) holds no line of \(user)") }
+        return trimmed
+    }
+
+    /// Puts the shadow line back byte for byte (the last-change day and the ageing fields too:
+    /// chpasswd -e would date the old password today, hiding its age).
     private func restorePassword(_ action: TaskAction, _ record: BackupRecord, context: Context) throws -> ActionResult {
-        guard let user = record.user, let line = String(data: try backups.extra("shadow-entry", in: record.id), encoding: .utf8),
+        guard let user = record.user, let line = try backedUpLine("shadow-entry", of: record, user: user),
               let old = LiveAccountSystem.entry(user: user, in: Data(line.utf8))
         else { throw ActionFailure("backup \(record.id) is incomplete") }
         guard let current = try system.accounts.shadowEntry(user: user) else { throw ActionFailure("there is no account \(user) any more") }
-        if current.hash == old.hash {
-            return ActionResult(action: action, outcome: .unchanged, detail: "\(user) already has the backed-up password hash")
+        if current.line == old.line {
+            return ActionResult(action: action, outcome: .unchanged, detail: "\(user) already has the backed-up shadow entry")
         }
         if context.dryRun {
-            return ActionResult(action: action, outcome: .wouldChange, detail: "would put back the previous password hash of \(user) (\(Self.scheme(old.hash)))")
+            return ActionResult(action: action, outcome: .wouldChange, detail: "would put back the previous shadow entry of \(user) (\(Self.scheme(old.hash)))")
         }
         var mine = BackupRecord(kind: .password, taskID: context.taskID, action: action, summary: "shadow entry of \(user) before restoring \(record.id)")
         mine.user = user
         let saved = try backups.save(mine, fileContents: [], extra: ["shadow-entry": Data((current.line + "\n").utf8)], now: now())
         do {
-            try system.accounts.setPasswordHash(user: user, hash: old.hash)
-            guard try system.accounts.shadowEntry(user: user)?.hash == old.hash else {
-                throw ActionFailure("the shadow hash of \(user) is not the backed-up one after chpasswd -e", backupID: saved.id)
+            try system.accounts.replaceEntries(user: user, shadowLine: old.line, passwdLine: nil)
+            guard try system.accounts.shadowEntry(user: user)?.line == old.line else {
+                throw ActionFailure("the shadow entry of \(user) is not the backed-up one after the restore", backupID: saved.id)
             }
         } catch let failure as ActionFailure {
             throw failure
@@ -164,6 +176,38 @@ extension RemediationExecutor {
             throw ActionFailure("\(error)", backupID: saved.id)
         }
         return ActionResult(action: action, outcome: .changed,
-                            detail: "put back the previous password hash of \(user); the password escrowed by the rotation no longer works", backupID: saved.id)
+                            detail: "put back the previous shadow entry of \(user), byte for byte; the password escrowed by the rotation no longer works", backupID: saved.id)
+    }
+
+    /// Puts back the shadow and passwd lines that lock-account changed, byte for byte.
+    private func restoreAccount(_ action: TaskAction, _ record: BackupRecord, context: Context) throws -> ActionResult {
+        guard let user = record.user, let shadowLine = try backedUpLine("shadow-entry", of: record, user: user),
+              let passwdLine = try backedUpLine("passwd-entry", of: record, user: user)
+        else { throw ActionFailure("backup \(record.id) is incomplete") }
+        guard let shadow = try system.accounts.shadowEntry(user: user), let passwd = try system.accounts.passwdEntry(user: user) else {
+            throw ActionFailure("there is no account \(user) any more")
+        }
+        if shadow.line == shadowLine && passwd.line == passwdLine {
+            return ActionResult(action: action, outcome: .unchanged, detail: "\(user) already has the backed-up shadow and passwd entries")
+        }
+        if context.dryRun {
+            return ActionResult(action: action, outcome: .wouldChange, detail: "would put back the shadow and passwd entries of \(user) (unlocking it)")
+        }
+        var mine = BackupRecord(kind: .account, taskID: context.taskID, action: action, summary: "shadow and passwd entries of \(user) before restoring \(record.id)")
+        mine.user = user
+        let saved = try backups.save(mine, fileContents: [], extra: ["shadow-entry": Data((shadow.line + "\n").utf8),
+                                                                      "passwd-entry": Data((passwd.line + "\n").utf8)], now: now())
+        do {
+            try system.accounts.replaceEntries(user: user, shadowLine: shadowLine, passwdLine: passwdLine)
+            guard try system.accounts.shadowEntry(user: user)?.line == shadowLine, try system.accounts.passwdEntry(user: user)?.line == passwdLine else {
+                throw ActionFailure("the entries of \(user) are not the backed-up ones after the restore", backupID: saved.id)
+            }
+        } catch let failure as ActionFailure {
+            throw failure
+        } catch {
+            throw ActionFailure("\(error)", backupID: saved.id)
+        }
+        return ActionResult(action: action, outcome: .changed, detail: "put back the shadow and passwd entries of \(user), byte for byte (it can log in as before)",
+                            backupID: saved.id)
     }
 }

@@ -87,7 +87,7 @@ public final class RemediationExecutor: Sendable {
             if let reason = policy.refusal(of: action, context: context) { refusals[index] = reason }
         }
         let timerIDs = actions.enumerated().compactMap { index, action -> (Int, String)? in
-            if case .removeScheduledTask(let id) = action, id.hasPrefix("systemd-timer:"), refusals[index] == nil { return (index, id) }
+            if case .removeScheduledTask(let id, _) = action, id.hasPrefix("systemd-timer:"), refusals[index] == nil { return (index, id) }
             return nil
         }
         guard !timerIDs.isEmpty else { return refusals }
@@ -131,7 +131,9 @@ public final class RemediationExecutor: Sendable {
             }
             if step.result.outcome == .failed { failedAt = index }
         }
-        return ExecutionOutcome(state: failedAt == nil ? .succeeded : .failed, results: results, secrets: secrets)
+        // An action that matched nothing did nothing: the list goes on, but it did not succeed.
+        let matchedAll = !results.contains { $0.outcome == .notFound }
+        return ExecutionOutcome(state: failedAt == nil && matchedAll ? .succeeded : .failed, results: results, secrets: secrets)
     }
 
     /// One action; never throws: a failure is a `failed` result that names the problem.
@@ -166,10 +168,12 @@ public final class RemediationExecutor: Sendable {
         switch action {
         case .rotatePassword(let user, let length):
             return try rotatePassword(action, user: user, length: length, index: index, context: context, journal: journal)
-        case .removeScheduledTask(let id):
-            return Step(result: try removeScheduledTask(action, id: id, context: context))
+        case .removeScheduledTask(let id, let source):
+            return Step(result: try removeScheduledTask(action, id: id, source: source, context: context))
         case .purgeAtJobs(let user):
             return Step(result: try purgeAtJobs(action, user: user, context: context))
+        case .lockAccount(let user):
+            return Step(result: try lockAccount(action, user: user, context: context))
         case .blockPorts(let tcp, let udp, let direction):
             return Step(result: try changePorts(action, tcp: tcp, udp: udp, direction: direction, block: true, context: context))
         case .unblockPorts(let tcp, let udp, let direction):

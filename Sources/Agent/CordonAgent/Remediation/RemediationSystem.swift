@@ -48,15 +48,38 @@ public struct ShadowEntry: Sendable, Equatable {
     public var isLocked: Bool { hash.hasPrefix("!") || hash.hasPrefix("*") }
 }
 
-/// Passwords, through the system's own tool (chpasswd).
+/// An account's entry in `/etc/passwd`.
+public struct PasswdEntry: Sendable, Equatable {
+    public var user: String
+    public var uid: Int?
+    public var shell: String
+    /// The whole line, for the backup.
+    public var line: String
+
+    public init(user: String, uid: Int?, shell: String, line: String) {
+        self.user = user
+        self.uid = uid
+        self.shell = shell
+        self.line = line
+    }
+}
+
+/// Passwords, through the system's own tools (chpasswd, usermod).
 public protocol AccountSystem: Sendable {
     /// The account's shadow entry; nil when there is no such account.
     func shadowEntry(user: String) throws -> ShadowEntry?
     /// Sets a new password. The password reaches the tool on its standard input only, never in
     /// argv or the environment; the tool's exit status is checked.
     func setPassword(user: String, password: SecretBytes) throws
-    /// Sets an already-hashed password (`chpasswd -e`): re-locking, restore.
+    /// Sets an already-hashed password (`chpasswd -e`): re-locking after a rotation.
     func setPasswordHash(user: String, hash: String) throws
+    /// The account's passwd entry; nil when there is no such account.
+    func passwdEntry(user: String) throws -> PasswdEntry?
+    /// Locks the password and sets the login shell (`usermod -L -s SHELL`).
+    func lock(user: String, shell: String) throws
+    /// Puts back the account's lines exactly, byte for byte (every field, the last-change day
+    /// included), under the passwd files' lock: restore. `passwdLine` nil leaves /etc/passwd.
+    func replaceEntries(user: String, shadowLine: String, passwdLine: String?) throws
 }
 
 /// A secret's bytes, zeroed when released. Swift may still have copied them (a `String` made
