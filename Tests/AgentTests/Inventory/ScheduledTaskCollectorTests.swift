@@ -61,7 +61,7 @@ import Testing
         #expect(jobs[2].command == "cd /var/tmp\n./payload.sh\nrm -f /var/tmp/payload.sh")
         #expect(jobs[3].command == #"printf "%s\n" "hello world" > /dev/null"#)
         #expect(jobs[0].suspiciousPaths == ["/tmp/.x/worm"])
-        #expect(jobs[2].suspiciousPaths == ["/var/tmp", "/var/tmp/payload.sh"])
+        #expect(jobs[2].suspiciousPaths == ["/var/tmp/payload.sh"], "what it runs: ./payload.sh after cd /var/tmp")
         #expect(jobs.allSatisfy { $0.enabled })
         #expect(jobs.allSatisfy { $0.id.hasPrefix("at:") })
     }
@@ -159,8 +159,31 @@ import Testing
         let inventory = try collect(scratch.path)
         #expect(inventory.entries.map(\.suspiciousPaths) == [
             ["/opt/tools/run.sh", "/srv/drop/job.sh"],
-            ["/dev/shm", "/var/tmp/y", "/tmp/z"],
+            ["/dev/shm/x"],
         ])
+    }
+
+    @Test func onlyWhatAJobRunsCountsNotWhatItMentions() {
+        func exe(_ command: String) -> [String] { SuspiciousPathScanner.executables(in: command) }
+        // Legitimate baseline jobs that mention scratch paths run system programs.
+        #expect(exe("/usr/bin/find /var/tmp -mtime +30 -delete") == ["/usr/bin/find"])
+        #expect(exe("/usr/local/bin/db-backup >/tmp/db-backup.log 2>&1") == ["/usr/local/bin/db-backup"])
+        #expect(exe("test -x /usr/sbin/anacron || ( cd / && run-parts --report /etc/cron.daily )") == [])
+        // Interpreters run their script; sh -c runs its command; wrappers and variables are skipped.
+        #expect(exe("/bin/sh /tmp/.x/run.sh --quiet") == ["/bin/sh", "/tmp/.x/run.sh"])
+        #expect(exe("python3 -u /dev/shm/z.py") == ["/dev/shm/z.py"])
+        #expect(exe("bash -c '/var/tmp/y --loop'") == ["/var/tmp/y"])
+        #expect(exe("nice -n 10 /tmp/w") == ["/tmp/w"])
+        #expect(exe("env A=1 B=2 /tmp/e") == ["/tmp/e"])
+        #expect(exe("PATH=/tmp:$PATH /tmp/.p/miner") == ["/tmp/.p/miner"])
+        #expect(exe("timeout 60 /tmp/t") == ["/tmp/t"])
+        // systemd ExecStart prefixes.
+        #expect(exe("-/tmp/.cache/sysupdate --quiet") == ["/tmp/.cache/sysupdate"])
+        // Separators, and a cd that places a relative program.
+        #expect(exe("/usr/bin/true; /tmp/a && /var/tmp/b | /dev/shm/c") == ["/usr/bin/true", "/tmp/a", "/var/tmp/b", "/dev/shm/c"])
+        #expect(exe("cd /tmp/.w && ./spread") == ["/tmp/.w/spread"])
+        // Quotes keep a separator inside an argument.
+        #expect(exe("/usr/bin/logger 'a; /tmp/not-run'") == ["/usr/bin/logger"])
     }
 
     @Test func unprivilegedReadsWhatItMayAndListsTheRest() throws {

@@ -53,7 +53,7 @@ public struct RunCommand: AsyncParsableCommand {
                 services.append(service)
             }
             let agent = AgentService(config: config, uplink: uplink, spool: spool, composers: composers,
-                                     scopeObserver: { [scanService] scope in scanService?.recordAllowedScope(scope) }, logger: logger)
+                                     facts: HostFacts(policyFile: config.policyFile), scopeObserver: { [scanService] scope in scanService?.recordAllowedScope(scope) }, logger: logger)
             services.insert(agent, at: 0)
             // Remediation: signed task lists over the long-poll, checked against the local policy.
             var rescan: (@Sendable () -> Void)?

@@ -10,16 +10,23 @@ import Musl
 /// point it at a crafted tree) and from the running kernel.
 public struct HostFacts: Sendable {
     public var root: String
+    /// The remediation policy file to report (nil: none reported).
+    public var policyFile: String?
 
-    public init(root: String = "/") {
+    public init(root: String = "/", policyFile: String? = nil) {
         self.root = root
+        self.policyFile = policyFile
     }
 
     func path(_ p: String) -> String { root == "/" ? p : (root as NSString).appendingPathComponent(p) }
 
     public func collect() -> AgentFacts {
-        AgentFacts(hostname: hostname(), osRelease: osRelease(), kernel: kernel(), agentVersion: CordonVersion.current,
-                   uptimeSeconds: uptime(), addresses: Self.addresses())
+        var policy: RemediationPolicy?, policyError: String?
+        if let policyFile {
+            do { policy = try RemediationPolicy.load(path: policyFile) } catch { policyError = String("\(error)".prefix(500)) }
+        }
+        return AgentFacts(hostname: hostname(), osRelease: osRelease(), kernel: kernel(), agentVersion: CordonVersion.current,
+                          uptimeSeconds: uptime(), addresses: Self.addresses(), policy: policy, policyError: policyError)
     }
 
     func readSmall(_ p: String) -> String? {

@@ -6,6 +6,8 @@ enum PasswordHashScheme {
         ("$2b$", "bcrypt"), ("$2a$", "bcrypt"), ("$2y$", "bcrypt"), ("$2x$", "bcrypt"),
         ("$6$", "sha512crypt"), ("$5$", "sha256crypt"), ("$sha1$", "sha1crypt"),
         ("$md5", "sunmd5"), ("$1$", "md5crypt"), ("$3$", "nthash"), ("_", "bsdicrypt"),
+        // What `cordon demo`'s sandboxed jump hosts write instead of a crypt hash (SandboxSystem).
+        ("$cordon-demo$", "cordon-demo"),
     ]
 
     /// The scheme name, `nil` for an empty or locked-only field, `unknown` for anything else.

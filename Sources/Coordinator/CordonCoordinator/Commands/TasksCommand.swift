@@ -6,23 +6,7 @@ public struct TasksCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tasks",
         abstract: "Push signed remediation task lists to agents and follow them.",
-        discussion: """
-            A task file is YAML with a closed vocabulary of actions (no shell strings):
-
-              description: Conficker response
-              tasks:
-                - rotate-password: {user: root, length: 24}
-                - remove-scheduled-task: {id: "cron:3f2a9c0d1e4b5a67"}
-                - purge-at-jobs: {}
-                - block-ports: {tcp: [135, 139, 445, 593], udp: [135, 137, 138, 445], direction: both}
-                - stop-service: {unit: smbd.service}
-                - disable-service: {unit: smbd.service}
-                - rescan: {}
-                - refresh-inventory: {}
-                - restore: {backup: bk-...}
-
-            `cordon plan --segment S` writes one from a segment's findings.
-            """,
+        discussion: TaskFileHelp.text,
         subcommands: [Push.self, List.self, Show.self, Wait.self, Cancel.self, Approve.self, Export.self],
         defaultSubcommand: List.self)
 
@@ -34,7 +18,10 @@ public struct TasksCommand: AsyncParsableCommand {
             abstract: "Sign and queue a task file for a segment's agents or one agent.",
             discussion: """
                 Each target agent gets its own list (its ID, a fresh sequence number, the expiry), \
-                signed with the coordinator's task key. Online agents receive it within a second.
+                signed with the coordinator's task key. Online agents receive it within a second; \
+                it is `delivered` once the agent acknowledges it.
+
+                \(TaskFileHelp.text)
 
                 Examples:
                   cordon tasks push --segment dmz conficker-response.yaml --dry-run
@@ -255,6 +242,34 @@ func escapePath(_ s: String) -> String {
 }
 
 /// The text view of a task.
+/// The task file format, for `cordon tasks --help` and `cordon tasks push --help`.
+enum TaskFileHelp {
+    static let text = """
+        A task file is YAML: an optional `description:` (up to 500 bytes) and `tasks:`, a list of \
+        1-100 actions. Each action is a mapping with exactly one key, the action's name; its value \
+        holds the parameters ({} when none). The vocabulary is closed: no shell strings, and an \
+        unknown action or parameter is an error naming it.
+
+          description: Conficker response
+          tasks:
+            - lock-account: {user: toor}                 # password locked, shell nologin
+            - rotate-password: {user: root, length: 24}  # 16-128, escrowed to the coordinator
+            - remove-scheduled-task: {id: "cron:3f2a9c0d1e4b5a67", source: /etc/cron.d/sysupdate}
+            - purge-at-jobs: {user: alice}               # user optional: every at job
+            - block-ports: {tcp: [135, 139, 445, 593], udp: [135, 137, 138, 445], direction: both}
+            - unblock-ports: {tcp: [445], direction: inbound}
+            - stop-service: {unit: smbd.service}
+            - disable-service: {unit: smbd.service}
+            - rescan: {}
+            - refresh-inventory: {}
+            - restore: {backup: bk-...}
+
+        Each result is changed, unchanged, would-change (dry run), not-found (nothing matched: \
+        not a success), failed or refused. `cordon plan --segment S` writes a task file from a \
+        segment's findings, leaving out what the agent's local policy would refuse.
+        """
+}
+
 public enum TaskText {
     public static func render(_ t: TaskView) -> String {
         var lines = [

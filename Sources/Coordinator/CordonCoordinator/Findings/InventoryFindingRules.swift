@@ -21,7 +21,10 @@ public enum InventoryFindingRules {
 
         if let accounts = inventory.accounts.value {
             evaluated.insert(DetectionCatalogue.unexpectedUID0)
-            for account in accounts.accounts where account.uid == 0 && !policy.allowedUID0.contains(account.name) {
+            // A second UID 0 that is locked and has no login shell (what lock-account leaves)
+            // cannot log in any more: contained, and resolved as such.
+            for account in accounts.accounts where account.uid == 0 && !policy.allowedUID0.contains(account.name)
+                && (account.loginCapable || account.password?.locked == false) {
                 findings.append(DerivedFinding(detectionID: DetectionCatalogue.unexpectedUID0, item: "account:\(account.name)",
                                                evidence: "\(account.name) has UID 0 (shell \(account.shell))"))
             }

@@ -12,10 +12,16 @@ public enum RemediationPlanner {
         public var agentID: String
         public var hostName: String
         public var inventory: InventoryReport?
-        public init(agentID: String, hostName: String, inventory: InventoryReport?) {
+        /// The jump host's local policy as its agent last reported it; nil when unknown.
+        public var policy: RemediationPolicy?
+        /// Why the policy is unknown (an old agent, an invalid policy file).
+        public var policyNote: String?
+        public init(agentID: String, hostName: String, inventory: InventoryReport?, policy: RemediationPolicy? = nil, policyNote: String? = nil) {
             self.agentID = agentID
             self.hostName = hostName
             self.inventory = inventory
+            self.policy = policy
+            self.policyNote = policyNote
         }
     }
 
@@ -30,6 +36,13 @@ public enum RemediationPlanner {
             let mine = open.filter { $0.source == .inventory && $0.agentID == jump.agentID }
             var actions: [PlannedAction] = []
             var seenUsers: Set<String> = []
+            // A second UID 0 is a backdoor: it is locked, never given a fresh (escrowed) password.
+            let backdoors = mine.filter { $0.detectionID == DetectionCatalogue.unexpectedUID0 && $0.item.hasPrefix("account:") }
+                .map { String($0.item.dropFirst(8)) }
+            for user in backdoors where TaskAction.isAccountName(user) && seenUsers.insert(user).inserted {
+                actions.append(PlannedAction(action: .lockAccount(user: user),
+                                             because: "\(DetectionCatalogue.unexpectedUID0): \(user) has UID 0; lock it (password and shell), then investigate"))
+            }
             func rotate(_ user: String, _ why: String) {
                 guard seenUsers.insert(user).inserted else { return }
                 actions.append(PlannedAction(action: .rotatePassword(user: user, length: TaskAction.defaultPasswordLength), because: why))
@@ -43,11 +56,17 @@ public enum RemediationPlanner {
             for f in mine where [DetectionCatalogue.passwordAge, DetectionCatalogue.emptyPassword].contains(f.detectionID) {
                 if f.item.hasPrefix("account:") { rotate(String(f.item.dropFirst(8)), "\(f.detectionID): \(f.evidence)") }
             }
+            // Scheduled tasks: those that appeared after the baseline, and those whose executable
+            // sits in a world-writable place (the agent decides that); baseline jobs that merely
+            // mention such a path are left alone. The source lets the agent explain an ID that
+            // no longer matches.
+            let entries = jump.inventory?.scheduledTasks.value?.entries ?? []
             var seenTasks: Set<String> = []
             for f in mine where [DetectionCatalogue.newScheduledTask, DetectionCatalogue.taskFromWritablePath].contains(f.detectionID) && f.item.hasPrefix("task:") {
                 let id = String(f.item.dropFirst(5))
                 guard TaskAction.isTaskID(id), seenTasks.insert(id).inserted else { continue }
-                actions.append(PlannedAction(action: .removeScheduledTask(id: id), because: "\(f.detectionID): \(f.evidence)"))
+                let source = entries.first { $0.id == id }.map(\.source).flatMap { TaskAction.isSourcePath($0) ? $0 : nil }
+                actions.append(PlannedAction(action: .removeScheduledTask(id: id, source: source), because: "\(f.detectionID): \(f.evidence)"))
             }
             let unblocked = mine.contains { $0.detectionID == DetectionCatalogue.wormPortsUnblocked }
             if unblocked || !exposedWorms.isEmpty {
@@ -58,8 +77,19 @@ public enum RemediationPlanner {
                 actions.append(PlannedAction(action: .refreshInventory, because: "confirm the changes in the inventory"))
                 actions.append(PlannedAction(action: .rescan, because: "see the segment again after the changes"))
             }
-            agents.append(AgentPlan(agentID: jump.agentID, hostName: jump.hostName, actions: actions,
-                                    yaml: yaml(segment: segment, jump: jump, actions: actions, now: now)))
+            // What the jump host's own policy would refuse is left out (one refusal refuses the
+            // whole list), and said so.
+            var leftOut: [PlannedAction] = []
+            if let policy = jump.policy {
+                actions = actions.filter { planned in
+                    guard let reason = policy.refusal(of: planned.action) else { return true }
+                    leftOut.append(PlannedAction(action: planned.action, because: "the local policy of \(jump.hostName) refuses it: \(reason)"))
+                    return false
+                }
+                if actions.allSatisfy({ [.rescan, .refreshInventory].contains($0.action) }) { actions = [] }
+            }
+            agents.append(AgentPlan(agentID: jump.agentID, hostName: jump.hostName, actions: actions, leftOut: leftOut,
+                                    yaml: yaml(segment: segment, jump: jump, actions: actions, leftOut: leftOut, now: now)))
         }
 
         let work = hosts.filter { $0.segment == segment && !$0.findings.isEmpty }.map(workItem)
@@ -67,7 +97,7 @@ public enum RemediationPlanner {
                            windowsCSV: windowsCSV(work), windowsMarkdown: windowsMarkdown(segment: segment, work, now: now))
     }
 
-    static func yaml(segment: String, jump: JumpHost, actions: [PlannedAction], now: Date) -> String {
+    static func yaml(segment: String, jump: JumpHost, actions: [PlannedAction], leftOut: [PlannedAction], now: Date) -> String {
         var lines = [
             "# Cordon remediation plan for \(jump.hostName) (\(jump.agentID)), segment \(segment)",
             "# Proposed by `cordon plan` at \(CordonTime.format(now)) from the open findings. Review, then:",
@@ -75,6 +105,12 @@ public enum RemediationPlanner {
             "#   cordon tasks push --agent \(jump.agentID) THIS-FILE",
             "description: \"Cordon plan for \(jump.hostName) in \(segment)\"",
         ]
+        if jump.policy == nil {
+            lines.insert("# The agent has not reported its local policy (\(jump.policyNote ?? "an older agent")): it may refuse this list whole.", at: 3)
+        }
+        for planned in leftOut {
+            lines.append("# Left out: \(planned.action.yamlLine.dropFirst(2)) — \(planned.because.replacingOccurrences(of: "\n", with: " ").prefix(300))")
+        }
         if actions.isEmpty {
             lines.append("# Nothing to do on this jump host: no open findings call for an action.")
             lines.append("tasks: []")
