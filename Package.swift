@@ -130,6 +130,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "CordonCoordinator", "CordonAgent", "CordonDemo", "CordonTransport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

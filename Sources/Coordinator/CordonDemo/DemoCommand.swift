@@ -24,9 +24,17 @@ public struct DemoCommand: AsyncParsableCommand {
             worm leaves behind (a cron job in /tmp, a UID 0 account, failed logons from the infected \
             host), which the second report carries.
 
+            Then the remediation loop (skip it with --no-remediate): `cordon plan` for the infected \
+            segment (office), the jump host's task list pushed, verified and run by its agent, a \
+            rescan and a new inventory, and the status again with the jump host's findings resolved. \
+            The agents remediate a sandbox: their jump hosts' files under the demo's directory, with \
+            stand-ins for chpasswd, usermod and nft that write there; the machine's own accounts, \
+            cron and firewall are never touched.
+
             State goes to a temporary directory that is removed at the end, unless --keep: then the \
-            coordinator, agents and hosts keep running until Ctrl-C, and the printed profile works \
-            with every operator command (`cordon hosts`, `cordon findings`, `cordon plan`...).
+            coordinator, agents and hosts keep running until Ctrl-C, the agents take tasks, and the \
+            printed profile works with every operator command (`cordon hosts`, `cordon findings`, \
+            `cordon plan`, `cordon tasks push`...).
             """)
 
     @Flag(name: .long, help: "Keep the coordinator and agents running until Ctrl-C.")
@@ -38,12 +46,15 @@ public struct DemoCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the fleet status as JSON.")
     public var json = false
 
+    @Flag(name: .long, help: "Stop after the findings: no plan, push and remediation of the infected segment.")
+    public var noRemediate = false
+
     public init() {}
 
     public func run() async throws {
         try await runReportingErrors {
             let demo = try Demo(root: stateDir, logger: agentLogger(level: "error"))
-            try await demo.run(keep: keep, json: json)
+            try await demo.run(keep: keep, json: json, remediate: !noRemediate)
         }
     }
 }
@@ -71,7 +82,10 @@ public struct Demo: Sendable {
         self.logger = logger
     }
 
-    public func run(keep: Bool, json: Bool) async throws {
+    /// The segment whose plan the demo pushes and runs.
+    static let remediatedSegment = "office"
+
+    public func run(keep: Bool, json: Bool, remediate: Bool = true) async throws {
         defer { if removeAtEnd && !keep { try? FileManager.default.removeItem(atPath: root) } }
         let quiet = json
         let fleet = try await start(progress: { line in
@@ -80,9 +94,11 @@ public struct Demo: Sendable {
         do {
             let status: FleetStatus = try await fleet.operatorClient.get(APIPath.status)
             let findings: [FindingView] = try await fleet.operatorClient.get(APIPath.findings)
+            var loop: RemediationLoop?
+            if remediate { loop = try await self.remediate(fleet, segment: Self.remediatedSegment) }
             if json {
-                struct Output: Encodable { var status: FleetStatus; var findings: [FindingView] }
-                try printJSON(Output(status: status, findings: findings))
+                struct Output: Encodable { var status: FleetStatus; var findings: [FindingView]; var remediation: RemediationLoop? }
+                try printJSON(Output(status: status, findings: findings, remediation: loop))
             } else {
                 print("Cordon demo: coordinator at \(fleet.coordinator.url) (CA \(fleet.caFingerprint.prefix(23))…), state in \(root)\n")
                 print(FleetViews.status(status))
@@ -91,11 +107,15 @@ public struct Demo: Sendable {
                 if !fleet.wormHostsRunning {
                     print("\nNote: the worm-era hosts need root (they listen on ports below 1024); this run shows only the jump hosts' findings.")
                 }
+                if let loop { print("\n" + loop.render()) }
             }
+            fflush(nil)
             if keep {
                 print("\nRunning until Ctrl-C. Try, in another shell:")
                 print("  export CORDON_PROFILE=\(fleet.profilePath)")
                 print("  cordon status; cordon hosts; cordon findings --worm conficker; cordon plan --segment office --out /tmp/plans")
+                print("  cordon tasks push --agent AGENT /tmp/plans/plan-AGENT.yaml; cordon tasks wait TASK   # the demo agents run tasks")
+                fflush(nil)
                 try await fleet.runUntilSignal(logger: logger)
             }
         } catch {
@@ -162,7 +182,14 @@ public struct Demo: Sendable {
                 let inventory = InventoryComposer(config: agentConfig.inventory, logger: logger, makeContext: { jump.context(now: $0) })
                 let scanner = ScanService(config: agentConfig.scan!, stateDir: agentState, scanner: Scanner(logger: logger), logger: logger)
                 let service = AgentService(config: agentConfig, uplink: uplink, spool: spool, composers: [inventory, scanner],
-                                           facts: HostFacts(root: jump.root), scopeObserver: { scanner.recordAllowedScope($0) }, logger: logger)
+                                           facts: HostFacts(root: jump.root, policyFile: jump.policyFile), scopeObserver: { scanner.recordAllowedScope($0) },
+                                           logger: logger)
+                // Remediation runs the real executor, journal and backups on the sandboxed jump host.
+                let hooks = AgentRemediationHooks(rescan: { scanner.requestRescan() }, refreshInventory: { inventory.requestRefresh() })
+                let executor = RemediationExecutor(system: .sandbox(root: jump.root), backups: BackupStore(directory: agentState.backupsDirectory),
+                                                   hooks: hooks, logger: logger)
+                let processor = TaskProcessor(stateDir: agentState, agentID: record.agentID, policyFile: jump.policyFile, executor: executor, logger: logger)
+                let runner = TaskRunner(processor: processor, uplink: uplink, pollWait: 30, maxBackoff: 10, logger: logger)
                 guard await service.runOnce() else {
                     throw CordonError.io("the \(segment.name) agent could not report: \(agentState.loadStatus().lastError ?? "unknown error")")
                 }
@@ -175,7 +202,8 @@ public struct Demo: Sendable {
                 guard await service.runOnce() else {
                     throw CordonError.io("the \(segment.name) agent could not report: \(agentState.loadStatus().lastError ?? "unknown error")")
                 }
-                agents.append(DemoAgent(segment: segment.name, service: service, scanner: scanner))
+                agents.append(DemoAgent(segment: segment.name, agentID: record.agentID, hostName: hostName, service: service, scanner: scanner,
+                                        inventory: inventory, runner: runner))
             }
             return DemoFleet(coordinator: coordinator, operatorClient: operatorClient, agents: agents, wormHosts: wormHosts,
                              caFingerprint: initResult.caFingerprint, profilePath: issued.profilePath)
@@ -188,8 +216,12 @@ public struct Demo: Sendable {
 
 public struct DemoAgent: Sendable {
     public let segment: String
+    public let agentID: String
+    public let hostName: String
     public let service: AgentService
     public let scanner: ScanService
+    public let inventory: InventoryComposer
+    public let runner: TaskRunner
 }
 
 /// A running demo fleet.
@@ -212,8 +244,65 @@ public struct DemoFleet: Sendable {
 
     /// Runs the agents' services until SIGINT/SIGTERM.
     func runUntilSignal(logger: Logger) async throws {
-        let services: [any Service] = agents.flatMap { [$0.service, $0.scanner] as [any Service] }
+        let services: [any Service] = agents.flatMap { [$0.service, $0.scanner, $0.runner] as [any Service] }
         let group = ServiceGroupBuilder.group(services: services, logger: logger)
         try await group.run()
+    }
+}
+
+/// What the demo's remediation loop did, for people and for `--json`.
+public struct RemediationLoop: Codable, Sendable {
+    public var segment: String
+    public var plan: AgentPlan
+    public var task: TaskView
+    /// The jump host's open findings before and after.
+    public var before: [FindingView]
+    public var after: [FindingView]
+    public var status: FleetStatus
+
+    func render() -> String {
+        let resolved = before.filter { finding in !after.contains { $0.detectionID == finding.detectionID && $0.item == finding.item } }
+        var lines = ["Remediation of segment \(segment): `cordon plan` proposed \(plan.actions.count) action(s) for \(plan.hostName); pushed as \(task.id), verified and run by the agent:"]
+        lines.append(TaskText.render(task))
+        lines.append("")
+        lines.append("The jump host's open findings: \(before.count) before, \(after.count) after the rescan and the new inventory. Resolved:")
+        for finding in resolved { lines.append("  - \(finding.detectionID) \(Terminal.sanitize(finding.item, limit: 80))") }
+        if !after.isEmpty {
+            lines.append("Still open (not for the jump host's agent to fix):")
+            for finding in after { lines.append("  - \(finding.detectionID) \(Terminal.sanitize(finding.item, limit: 80))") }
+        }
+        lines.append("")
+        lines.append(FleetViews.status(status))
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Demo {
+    /// Plan, push, run, rescan, report: the loop an operator goes through, end to end over the
+    /// real API and the agent's real task path (long-poll, signature, policy, journal, backups).
+    func remediate(_ fleet: DemoFleet, segment: String) async throws -> RemediationLoop {
+        guard let agent = fleet.agents.first(where: { $0.segment == segment }) else { throw CordonError.io("no demo agent in segment \(segment)") }
+        let client = fleet.operatorClient
+        func jumpFindings() async throws -> [FindingView] {
+            let all: [FindingView] = try await client.get(APIPath.findings + "?segment=\(segment)")
+            return all.filter { $0.source == .inventory && $0.agentID == agent.agentID && $0.status == .open }
+        }
+        let before = try await jumpFindings()
+        let plan: SegmentPlan = try await client.get(APIPath.plan + "?segment=\(segment)")
+        guard let mine = plan.agents.first(where: { $0.agentID == agent.agentID }), !mine.actions.isEmpty else {
+            throw CordonError.io("cordon plan proposed nothing for \(agent.hostName)")
+        }
+        let file = try TaskFile.parse(yaml: mine.yaml, origin: "plan for \(agent.hostName)")
+        let pushed: TaskView = try await client.post(APIPath.tasks, body: TaskPushRequest(target: .agent(agent.agentID), file: file, expiresIn: 600))
+        // The agent's own task path: the long-poll hands it the signed list, it verifies and runs it.
+        guard let signed = try await agent.service.uplink.nextTask(wait: 5) else { throw CordonError.io("the agent was not handed task \(pushed.id)") }
+        await agent.runner.handle(signed)
+        // What the list's rescan and refresh-inventory asked for, now rather than on schedule.
+        if fleet.wormHostsRunning { await agent.scanner.scanOnce() }
+        agent.inventory.requestRefresh()
+        guard await agent.service.runOnce() else { throw CordonError.io("the \(segment) agent could not report after the remediation") }
+        let task: TaskView = try await client.get(APIPath.tasks + "/" + pushed.id)
+        return RemediationLoop(segment: segment, plan: mine, task: task, before: before, after: try await jumpFindings(),
+                               status: try await client.get(APIPath.status))
     }
 }

@@ -11,8 +11,11 @@ struct DemoJumpHost: Sendable {
     let hostName: String
     let infectedSource: String?
 
+    /// The jump host's remediation policy: every action, with one protected account.
+    var policyFile: String { root + "/etc/cordon/policy.yaml" }
+
     func create(now: Date) throws {
-        for dir in ["etc/cron.d", "var/spool/cron/crontabs", "var/spool/cron/atjobs", "var/log", "var/lib/dpkg", "tmp", "proc/net", "home/ops/.ssh"] {
+        for dir in ["etc/cordon", "etc/cron.d", "var/spool/cron/crontabs", "var/spool/cron/atjobs", "var/log", "var/lib/dpkg", "tmp", "proc/net", "home/ops/.ssh"] {
             try SecureFile.makeDirectory(root + "/" + dir, mode: 0o755)
         }
         let day = Int(now.timeIntervalSince1970 / 86400)
@@ -44,6 +47,12 @@ struct DemoJumpHost: Sendable {
             try write("proc/net/\(name)", "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n")
         }
         try write("var/log/auth.log", "")
+        try write("etc/cordon/policy.yaml", """
+            # The demo jump host's local policy: what it accepts from the coordinator.
+            allowedActions: [\(TaskAction.allNames.joined(separator: ", "))]
+            protectedAccounts: [backup]
+
+            """)
         try write("nft.json", #"{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}]}"#)
     }
 
