@@ -27,11 +27,15 @@ let package = Package(
     targets: [
         // Pure protocol codecs: no dependencies at all, so a fuzz build takes seconds.
         .target(name: "CordonCodecs", path: "Sources/Shared/Codecs"),
+        // The git commit of the build, for `--version` (written by the plugin before each build).
+        .target(name: "CordonBuildInfo", path: "Sources/Shared/BuildInfo", plugins: ["BuildInfoPlugin"]),
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool(), path: "Plugins/BuildInfoPlugin"),
         // Wire protocol, catalogue, task vocabulary, signing, PKI helpers.
         .target(
             name: "CordonShared",
             dependencies: [
                 "CordonCodecs",
+                "CordonBuildInfo",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

@@ -89,7 +89,7 @@ public struct Demo: Sendable {
         defer { if removeAtEnd && !keep { try? FileManager.default.removeItem(atPath: root) } }
         let quiet = json
         let fleet = try await start(progress: { line in
-            if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            if !quiet { StandardOutput.writeError(line + "\n") }
         })
         do {
             let status: FleetStatus = try await fleet.operatorClient.get(APIPath.status)
@@ -109,13 +109,11 @@ public struct Demo: Sendable {
                 }
                 if let loop { print("\n" + loop.render()) }
             }
-            fflush(nil)
             if keep {
                 print("\nRunning until Ctrl-C. Try, in another shell:")
                 print("  export CORDON_PROFILE=\(fleet.profilePath)")
                 print("  cordon status; cordon hosts; cordon findings --worm conficker; cordon plan --segment office --out /tmp/plans")
                 print("  cordon tasks push --agent AGENT /tmp/plans/plan-AGENT.yaml; cordon tasks wait TASK   # the demo agents run tasks")
-                fflush(nil)
                 try await fleet.runUntilSignal(logger: logger)
             }
         } catch {
@@ -305,4 +303,10 @@ extension Demo {
         return RemediationLoop(segment: segment, plan: mine, task: task, before: before, after: try await jumpFindings(),
                                status: try await client.get(APIPath.status))
     }
+}
+
+/// What the demo prints for people goes through ``StandardOutput`` (unbuffered, quiet on a
+/// closed pipe): a script reading `cordon demo --keep` from a pipe sees each block at once.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    StandardOutput.write(items.map { "\($0)" }.joined(separator: separator) + terminator)
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CordonShared
 import CordonWormHosts
 import Foundation
 import Logging
@@ -76,7 +77,7 @@ public struct DemoHostCommand: AsyncParsableCommand {
         do {
             fleet = try await WormHostFleet.start(specs, limits: limits, logger: logger)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error.reason)\n".utf8))
+            StandardOutput.writeError("error: \(error.reason)\n")
             throw ExitCode(error == .invalidSpec ? 2 : 1)
         }
         defer { if let pidFile { try? FileManager.default.removeItem(atPath: pidFile) } }
@@ -85,7 +86,7 @@ public struct DemoHostCommand: AsyncParsableCommand {
             if let readyFile { try Self.writeAtomically(Self.readyJSON(fleet: fleet, lifetime: lifetime), to: readyFile) }
         } catch {
             await fleet.stop()
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardOutput.writeError("error: \(error)\n")
             throw ExitCode.failure
         }
         for spec in specs {

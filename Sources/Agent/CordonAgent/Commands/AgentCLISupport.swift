@@ -61,10 +61,19 @@ public func runAgentCommand(_ body: () async throws -> Void) async throws {
 }
 
 public func writeStderr(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    StandardOutput.writeError(line + "\n")
 }
 
+/// Pretty JSON on stdout through ``StandardOutput`` (unbuffered; a closed pipe ends the
+/// command quietly).
 func printAgentJSON<T: Encodable>(_ value: T) throws {
-    FileHandle.standardOutput.write(try CordonJSON.encode(value, pretty: true))
-    FileHandle.standardOutput.write(Data("\n".utf8))
+    let data = try CordonJSON.encode(value, pretty: true)
+    StandardOutput.write(String(decoding: data, as: UTF8.self) + "\n")
+}
+
+/// What the commands print for people: `print`'s signature, written through ``StandardOutput``.
+/// It shadows the standard library's `print` in this module, on purpose: no command can take
+/// the buffered road to stdout by accident.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    StandardOutput.write(items.map { "\($0)" }.joined(separator: separator) + terminator)
 }

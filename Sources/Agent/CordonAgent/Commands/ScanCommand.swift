@@ -180,13 +180,13 @@ final class ProgressBar: @unchecked Sendable {
             + "\(p.hostsUp) up  \(p.findings) findings  \(p.inFlight) in flight (window \(p.window))\u{1B}[K"
         lock.lock()
         defer { lock.unlock() }
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardOutput.writeError(line)
         drawn = true
     }
 
     func finish() {
         lock.lock()
         defer { lock.unlock() }
-        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+        if drawn { StandardOutput.writeError("\n") }
     }
 }

@@ -60,14 +60,22 @@ public func runReportingErrors(_ body: () async throws -> Void) async throws {
 }
 
 public func printError(_ message: String) {
-    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    StandardOutput.writeError("error: \(message)\n")
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// Prints a value as pretty JSON on stdout (through ``StandardOutput``: unbuffered, and a
+/// closed pipe ends the command quietly).
 public func printJSON<T: Encodable>(_ value: T) throws {
     let data = try CordonJSON.encode(value, pretty: true)
-    FileHandle.standardOutput.write(data)
-    FileHandle.standardOutput.write(Data("\n".utf8))
+    StandardOutput.write(String(decoding: data, as: UTF8.self) + "\n")
+}
+
+/// What the commands print for people: `print`'s signature, written through ``StandardOutput``
+/// so that every line leaves at once and a closed pipe ends the command quietly. It shadows
+/// the standard library's `print` in this module, on purpose: no command can take the
+/// buffered road to stdout by accident.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    StandardOutput.write(items.map { "\($0)" }.joined(separator: separator) + terminator)
 }
 
 /// "3m ago", "never".

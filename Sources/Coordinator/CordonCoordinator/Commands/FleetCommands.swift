@@ -23,7 +23,7 @@ func query(_ items: [(String, String?)]) -> String {
 }
 
 func emit(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
+    StandardOutput.write(text)
 }
 
 public struct HostsCommand: AsyncParsableCommand {

@@ -100,7 +100,7 @@ public struct RolloutCommand: AsyncParsableCommand {
                 var line = "[\(n)/\(total)] \(result.segment)/\(result.host): \(result.outcome == .planned ? result.action ?? "?" : result.outcome.rawValue)"
                 if let error = result.error { line += " (\(result.failedStep ?? "?")): \(error)" }
                 line += " (\(HumanDuration.format(result.seconds)))\n"
-                FileHandle.standardError.write(Data(line.utf8))
+                StandardOutput.writeError(line)
             }
         }
     }

@@ -122,7 +122,7 @@ public struct TasksCommand: AsyncParsableCommand {
                         let view: TaskView = try await client.get(APIPath.tasks + "/" + escapePath(id))
                         let line = view.stateCounts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
                         if line != lastLine && !json {
-                            FileHandle.standardError.write(Data("\(CordonTime.format(Date())) \(view.id): \(line)\n".utf8))
+                            StandardOutput.writeError("\(CordonTime.format(Date())) \(view.id): \(line)\n")
                             lastLine = line
                         }
                         if view.isFinished { return view }
@@ -231,7 +231,7 @@ public struct SecretsCommand: AsyncParsableCommand {
                 for s in shown {
                     print(all ? "\(CordonTime.format(s.rotatedAt))  \(s.password)" : s.password)
                 }
-                if !all { FileHandle.standardError.write(Data("\(user)@\(secrets.first?.hostName ?? agent), rotated \(secrets.first.map { CordonTime.format($0.rotatedAt) } ?? "?")\n".utf8)) }
+                if !all { StandardOutput.writeError("\(user)@\(secrets.first?.hostName ?? agent), rotated \(secrets.first.map { CordonTime.format($0.rotatedAt) } ?? "?")\n") }
             }
         }
     }

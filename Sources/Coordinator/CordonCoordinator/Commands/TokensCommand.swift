@@ -52,7 +52,7 @@ public struct TokensCommand: AsyncParsableCommand {
                 let token: TokenCreateResponse = try await connection.withClient { try await $0.post(APIPath.tokens, body: request) }
                 if json { return try printJSON(token) }
                 print(token.token)
-                FileHandle.standardError.write(Data("segment \(token.segment), \(token.uses) use(s), expires \(CordonTime.format(token.expiresAt))\n".utf8))
+                StandardOutput.writeError("segment \(token.segment), \(token.uses) use(s), expires \(CordonTime.format(token.expiresAt))\n")
             }
         }
     }

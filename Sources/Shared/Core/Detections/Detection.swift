@@ -38,7 +38,9 @@ public enum DetectionKind: String, Codable, Sendable, CaseIterable {
     case ioc
 }
 
-public enum Severity: String, Codable, Sendable, CaseIterable, Comparable {
+/// `CodingKeyRepresentable`: a dictionary keyed by it encodes as a JSON object
+/// (`{"medium": 3}`), not as an array of alternating keys and values.
+public enum Severity: String, Codable, CodingKeyRepresentable, Sendable, CaseIterable, Comparable {
     case low, medium, high, critical
 
     public static func < (lhs: Self, rhs: Self) -> Bool {

@@ -28,7 +28,9 @@ public struct TokenCreateResponse: Codable, Sendable, Equatable {
 }
 
 /// How an agent stands, judged from its last contact against its own heartbeat interval.
-public enum AgentState: String, Codable, Sendable, CaseIterable {
+/// `CodingKeyRepresentable`: a dictionary keyed by it encodes as a JSON object
+/// (`{"online": 1}`), not as an array of alternating keys and values.
+public enum AgentState: String, Codable, CodingKeyRepresentable, Sendable, CaseIterable {
     /// Heard from within two intervals.
     case online
     /// Heard from within six intervals.

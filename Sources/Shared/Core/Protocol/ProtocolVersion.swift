@@ -1,3 +1,4 @@
+import CordonBuildInfo
 /// The version of the agent–coordinator protocol, `MAJOR.MINOR`.
 ///
 /// A coordinator speaks every minor version of the majors in ``spokenMajors``; a request of
@@ -52,5 +53,12 @@ public struct ProtocolVersion: Hashable, Sendable, Codable, CustomStringConverti
 
 /// The version of the Cordon software itself.
 public enum CordonVersion {
+    /// What agents report and rollouts compare: MAJOR.MINOR.PATCH.
     public static let current = "0.1.0"
+
+    /// The git commit the binaries were built from, or `nil` when the build could not tell.
+    public static var commit: String? { BuildInfo.commit }
+
+    /// What `--version` prints: `0.1.0 (commit 0123456789ab)`, or `0.1.0 (commit unknown)`.
+    public static var full: String { "\(current) (commit \(commit ?? "unknown"))" }
 }
