@@ -77,6 +77,78 @@ import Testing
         await fleet.finish()
     }
 
+    /// One agent must not be able to break the fleet view: a report from the year 10000 (or
+    /// one that rounds there), a report from more than a day ahead, a heartbeat from before
+    /// 2000, and spool-drop counts that would overflow the running total are refused with a
+    /// 400 naming the field; the fleet view and the agents table stay readable.
+    @Test func hostileDatesAndCountsAreRefusedAndTheFleetViewSurvives() async throws {
+        let fleet = try await LiveFleet.start()
+        let agent = try await fleet.enrollAgent()
+        let client = try fleet.rawAsAgent(agent)
+        let good = String(decoding: try Self.reportJSON(), as: UTF8.self)
+        let createdAt = try #require(good.firstMatch(of: /"createdAt":"([^"]+)"/).map { String($0.1) })
+        func with(_ from: String, _ to: String) -> Data { Data(good.replacingOccurrences(of: from, with: to).utf8) }
+
+        var replies: [(String, RawClient.Reply)] = []
+        for (name, date) in [("year 10000", "10000-01-01T00:00:00.000Z"), ("rounds to 10000", "9999-12-31T23:59:59.9996Z"),
+                             ("after 2199", "2300-01-01T00:00:00.000Z"), ("before 2000", "1999-12-31T23:59:59.000Z")] {
+            replies.append((name, try await client.send(.POST, APIPath.reports, body: with(createdAt, date))))
+        }
+        let tomorrowPlus = CordonTime.format(Date().addingTimeInterval(3 * 86_400))
+        let ahead = try await client.send(.POST, APIPath.reports, body: with(createdAt, tomorrowPlus))
+        #expect(ahead.status == 400)
+        #expect(ahead.error?.message.contains("more than a day ahead") == true, "\(ahead.error?.message ?? "")")
+        for (name, reply) in replies {
+            #expect(reply.status == 400, "\(name)")
+            #expect(reply.error?.message.contains("'createdAt'") == true, "\(name): \(reply.error?.message ?? "")")
+        }
+        let huge = try await client.send(.POST, APIPath.reports, body: with(#""spoolDropped":0"#, #""spoolDropped":9223372036854775807"#))
+        #expect(huge.status == 400)
+        #expect(huge.error?.message.contains("'spoolDropped'") == true, "\(huge.error?.message ?? "")")
+        let heartbeat = try CordonJSON.encode(Heartbeat(sentAt: Date(timeIntervalSince1970: 5), agentVersion: "v", heartbeatInterval: 30,
+                                                        reportInterval: 300, spoolDepth: 0, spoolDropped: 0))
+        let oldHeartbeat = try await client.send(.POST, APIPath.heartbeat, body: heartbeat)
+        #expect(oldHeartbeat.status == 400)
+        #expect(oldHeartbeat.error?.message.contains("'sentAt'") == true, "\(oldHeartbeat.error?.message ?? "")")
+        #expect(try fleet.database.reportCount() == 0, "nothing was written for a rejected request")
+
+        // The largest accepted drop count, twice: the running totals saturate, the views read.
+        let max32 = Int(Int32.max)
+        for _ in 0..<2 {
+            let fresh = Data(String(decoding: try Self.reportJSON(), as: UTF8.self)
+                .replacingOccurrences(of: #""spoolDropped":0"#, with: #""spoolDropped":\#(max32)"#).utf8)
+            #expect(try await client.send(.POST, APIPath.reports, body: fresh).status == 201)
+        }
+        let status = try fleet.database.fleetStatus(now: Date())
+        #expect(status.segments.first?.spoolDropped == 2 * max32)
+        #expect(try fleet.database.agentDetail(id: agent.id, now: Date()) != nil)
+        await client.shutdown()
+        await agent.service.uplink.shutdown()
+        await fleet.finish()
+    }
+
+    /// Inventory holds real dates from 1970 (an account locked with `usermod --expiredate 1`
+    /// expires on 1970-01-02): the network window takes them, and refuses what the database
+    /// could not read back.
+    @Test func theNetworkDateWindowTakesInventoryDatesFrom1970() throws {
+        struct Stamp: Codable { var at: Date }
+        let window = CordonJSON.networkDateWindow
+        #expect(try CordonJSON.decode(Stamp.self, from: Data(#"{"at":"1970-01-02T00:00:00.000Z"}"#.utf8), dateWindow: window).at
+                == Date(timeIntervalSince1970: 86_400))
+        for bad in ["10000-01-01T00:00:00.000Z", "2200-01-01T00:00:00.000Z", "1969-12-31T23:59:59.000Z"] {
+            #expect(throws: DecodingError.self, "\(bad)") {
+                try CordonJSON.decode(Stamp.self, from: Data(#"{"at":"\#(bad)"}"#.utf8), dateWindow: window)
+            }
+        }
+    }
+
+    @Test func aSumOfClientCountsSaturates() {
+        #expect(Saturating.add(Int.max, 1) == Int.max)
+        #expect(Saturating.add(Int.max, Int.max) == Int.max)
+        #expect(Saturating.add(Int.min, -1) == Int.min)
+        #expect(Saturating.add(2, 3) == 5)
+    }
+
     @Test func aReportSentTwiceIsStoredOnce() async throws {
         let fleet = try await LiveFleet.start()
         let agent = try await fleet.enrollAgent()

@@ -46,6 +46,43 @@ final class RecordingHooks: RemediationHooks, @unchecked Sendable {
         }
     }
 
+    /// An escrowed value that does not open (junk of the right shape, sent by the agent for an
+    /// account its task rotated) must not hide the genuine password from the operator: it is left
+    /// out; when nothing opens the read is a 409 that says so, not a 500.
+    @Test func anEscrowedSecretThatDoesNotOpenDoesNotHideTheGenuineOne() async throws {
+        let fleet = try await LiveFleet.start()
+        let agent = try await fleet.enrollAgent()
+        let escrow = try fleet.stateDir.loadEscrowKey().publicKey
+        func rotation() async throws -> String {
+            let task = try await push(fleet, TaskPushRequest(target: .agent(agent.id), file: TaskFile(tasks: [.rotatePassword(user: "root", length: 24)]),
+                                                             expiresIn: 3600, requireApproval: false))
+            return task.runs[0].id
+        }
+        let t0 = Date()
+        let junk = EscrowedSecret(user: "root", encapsulatedKey: Data(repeating: 7, count: 32), ciphertext: Data(repeating: 9, count: 40), rotatedAt: t0)
+        let first = try await rotation()
+        _ = try fleet.database.updateTaskRun(agentID: agent.id, runID: first, update: .init(state: .succeeded, at: t0, secrets: [junk]), now: t0)
+        let op = try fleet.rawAsOperator()
+        let path = APIPath.secrets + "?agent=\(agent.id)&user=root"
+        let onlyJunk = try await op.send(.GET, path)
+        #expect(onlyJunk.status == 409)
+        #expect(onlyJunk.error?.message.contains("do not open with this coordinator's escrow key") == true, "\(onlyJunk.error?.message ?? "")")
+
+        let second = try await rotation()
+        let genuine = try Escrow.seal(password: "genuine-password", user: "root", agentID: agent.id, to: escrow, at: t0.addingTimeInterval(1))
+        var newerJunk = junk
+        newerJunk.rotatedAt = t0.addingTimeInterval(2)
+        _ = try fleet.database.updateTaskRun(agentID: agent.id, runID: second, update: .init(state: .succeeded, at: t0, secrets: [genuine, newerJunk]), now: t0)
+        let reply = try await op.send(.GET, path)
+        #expect(reply.status == 200)
+        let views = try CordonJSON.decode([SecretView].self, from: reply.body)
+        #expect(views.map(\.password) == ["genuine-password"])
+        #expect(views.first?.taskRunID == second)
+        await op.shutdown()
+        await agent.service.uplink.shutdown()
+        await fleet.finish()
+    }
+
     @Test func aTaskReachesAnOnlineAgentWithinASecondAndReportsBack() async throws {
         let fleet = try await LiveFleet.start()
         let agent = try await fleet.enrollAgent()

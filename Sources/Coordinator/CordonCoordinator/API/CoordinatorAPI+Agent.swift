@@ -23,6 +23,9 @@ extension CoordinatorAPI {
             let agent = try agentIdentity(context)
             var request = request
             let (body, _) = try await request.decodeJSON(Heartbeat.self, limit: 64 * 1024)
+            guard body.sentAt >= CordonJSON.protocolDateFloor else {
+                throw APIError.badRequest("'sentAt' \(CordonTime.format(body.sentAt)) is before 2000: check the agent's clock")
+            }
             try database.recordHeartbeat(agentID: agent.id, heartbeat: body, now: now())
             return try Response.json(HeartbeatResponse(serverTime: now(), allowedScope: try database.segmentScope(name: agent.segment ?? "")))
         }
@@ -43,7 +46,16 @@ extension CoordinatorAPI {
                 throw APIError(.badRequest, code: APIErrorCode.unsupportedProtocol,
                                "report protocol version \(report.protocolVersion) is not spoken here; this coordinator speaks \(ProtocolVersion.spokenDescription)")
             }
-            guard report.spoolDropped >= 0 else { throw APIError.badRequest("'spoolDropped' cannot be negative") }
+            guard (0...Int(Int32.max)).contains(report.spoolDropped) else {
+                throw APIError.badRequest("'spoolDropped' must be between 0 and \(Int32.max), got \(report.spoolDropped)")
+            }
+            // Dates a later read must be able to order and compare: not more than a day ahead.
+            guard report.createdAt >= CordonJSON.protocolDateFloor else {
+                throw APIError.badRequest("'createdAt' \(CordonTime.format(report.createdAt)) is before 2000: check the agent's clock")
+            }
+            guard report.createdAt <= now().addingTimeInterval(86_400) else {
+                throw APIError.badRequest("'createdAt' \(CordonTime.format(report.createdAt)) is more than a day ahead of the coordinator's clock (\(CordonTime.format(now()))): check the agent's clock")
+            }
             // Acknowledged only after the transaction commits: `ingest` returns after commit.
             let ack = try database.ingest(report: report, body: body, agentID: agent.id, policy: config.inventoryPolicy, now: now())
             context.logger.debug("report stored", metadata: ["agent.id": "\(agent.id)", "report.id": "\(report.id)", "duplicate": "\(ack.duplicate)"])

@@ -107,9 +107,22 @@ extension CoordinatorAPI {
             let escrowKey = try secretsKey()
             let found = try database.escrowedSecrets(agentID: agent, user: user, actor: context.actor, now: now())
             var views: [SecretView] = []
+            var unreadable: [String] = []
             for (secret, runID) in zip(found.secrets, found.runIDs) {
-                let password = try Escrow.open(secret, agentID: agent, with: escrowKey)
-                views.append(SecretView(agentID: agent, hostName: found.hostName, user: user, rotatedAt: secret.rotatedAt, taskRunID: runID, password: password))
+                // One sealed value that does not open (the agent sent junk of the right shape) must
+                // not hide the genuine ones: it is left out and logged.
+                do {
+                    let password = try Escrow.open(secret, agentID: agent, with: escrowKey)
+                    views.append(SecretView(agentID: agent, hostName: found.hostName, user: user, rotatedAt: secret.rotatedAt, taskRunID: runID, password: password))
+                } catch {
+                    unreadable.append(runID)
+                    context.logger.error("an escrowed secret does not open with this coordinator's escrow key",
+                                         metadata: ["agent.id": "\(agent)", "user": "\(user)", "run": "\(runID)", "error": "\(error)"])
+                }
+            }
+            guard !views.isEmpty else {
+                throw APIError.conflict(
+                    "the \(unreadable.count) escrowed password(s) of \(user) on \(agent) do not open with this coordinator's escrow key (runs \(unreadable.joined(separator: ", ")))")
             }
             context.logger.notice("escrowed secret read", metadata: ["agent.id": "\(agent)", "user": "\(user)", "by": "\(context.actor)"])
             return try Response.json(views)

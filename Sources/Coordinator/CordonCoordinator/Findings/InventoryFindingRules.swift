@@ -66,7 +66,8 @@ public enum InventoryFindingRules {
             var bySource: [String: (count: Int, accounts: Set<String>, last: Date)] = [:]
             for aggregate in logons.aggregates {
                 var entry = bySource[aggregate.source] ?? (0, [], .distantPast)
-                entry.count += aggregate.count
+                // Counts come from the agent: a sum that would overflow saturates (Int.max crashed it).
+                entry.count = Saturating.add(entry.count, aggregate.count)
                 entry.accounts.insert(aggregate.account)
                 entry.last = max(entry.last, aggregate.last)
                 bySource[aggregate.source] = entry

@@ -54,7 +54,7 @@ extension CoordinatorDatabase {
             var segment = segments[agent.segment] ?? SegmentStatus(name: agent.segment, agents: [:], lastReportAt: nil, spoolDropped: 0)
             segment.agents[agent.state, default: 0] += 1
             if let at = agent.lastReportAt, at > (segment.lastReportAt ?? .distantPast) { segment.lastReportAt = at }
-            segment.spoolDropped += agent.spoolDroppedTotal
+            segment.spoolDropped = Saturating.add(segment.spoolDropped, agent.spoolDroppedTotal)
             segments[agent.segment] = segment
         }
         for (name, summary) in try segmentFindingSummary() {

@@ -23,7 +23,7 @@ extension CoordinatorDatabase {
                 agent.factsJSON = try CordonJSON.encode(report.facts)
                 agent.agentVersion = String(report.facts.agentVersion.prefix(64))
             }
-            agent.spoolDroppedTotal += dropped
+            agent.spoolDroppedTotal = Saturating.add(agent.spoolDroppedTotal, dropped)
             try agent.update(db)
             if let scan = report.scan { try Self.ingestScan(db, scan: scan, agent: agent, now: now) }
             if let inventory = report.inventory {

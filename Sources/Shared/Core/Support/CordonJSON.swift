@@ -15,7 +15,18 @@ public enum CordonJSON {
         return encoder
     }
 
-    public static func decoder() -> JSONDecoder {
+    /// The dates a coordinator takes from the network at all: 1970-01-01 up to (not including)
+    /// 2200-01-01. Later ones are a broken clock or a hostile client, and some (year 10000)
+    /// cannot even be read back from the database. The lower end stays at 1970 because inventory
+    /// carries real dates from then: `usermod --expiredate 1` locks an account with 1970-01-02.
+    /// The request's own timestamps (a report's `createdAt`, a heartbeat's `sentAt`) are held to
+    /// the tighter `protocolDateFloor` by the routes.
+    public static let networkDateWindow: Range<Date> = Date(timeIntervalSince1970: 0)..<Date(timeIntervalSince1970: 7_258_118_400)
+
+    /// 2000-01-01: no agent sends a report or a heartbeat stamped earlier unless its clock is broken.
+    public static let protocolDateFloor = Date(timeIntervalSince1970: 946_684_800)
+
+    public static func decoder(dateWindow: Range<Date>? = nil) -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
@@ -23,6 +34,10 @@ public enum CordonJSON {
             guard let date = CordonTime.parse(text) else {
                 throw DecodingError.dataCorruptedError(
                     in: container, debugDescription: "expected an ISO 8601 date, got \(text.prefix(40).debugDescription)")
+            }
+            if let dateWindow, !dateWindow.contains(date) {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "\(text.prefix(40).debugDescription) is outside 1970-01-01 to 2199-12-31: check the sender's clock")
             }
             return date
         }
@@ -33,8 +48,8 @@ public enum CordonJSON {
         try encoder(pretty: pretty).encode(value)
     }
 
-    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        try decoder().decode(type, from: data)
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, dateWindow: Range<Date>? = nil) throws -> T {
+        try decoder(dateWindow: dateWindow).decode(type, from: data)
     }
 
     /// A one-line, human description of a decoding failure that names the field and the problem.
