@@ -3,10 +3,16 @@
 # policy, enrollment against a pinned CA, and a supervisor: the systemd unit where systemd runs,
 # else cordon-agent-supervise (a plain restart loop with a pid file, started detached).
 #
-#   install-agent.sh --binary ./cordon-agent [--sha256 HEX] --coordinator https://cordon.example.net:8443 \
+#   install-agent.sh --package cordon-agent_VERSION_amd64.deb|cordon-agent_VERSION_linux_amd64.tar.gz \
+#                    [--sha256 HEX] --coordinator https://cordon.example.net:8443 \
 #                    --token-file FILE --ca-fingerprint SHA256:... [--segment NAME] [--hostname NAME] \
 #                    [--config agent.yaml] [--policy policy.yaml] [--supervisor auto|systemd|plain] [--no-start]
+#   install-agent.sh --binary ./cordon-agent ...   # a bare binary instead of a package
 #   install-agent.sh --probe [--segment NAME]      # what is installed; changes nothing
+#
+# Packages come from scripts/package: the .deb (with dpkg: /usr/bin/cordon-agent and the
+# package's unit) or the tarball (elsewhere: /usr/local/bin/cordon-agent). --sha256 is always the
+# SHA-256 of the agent binary itself. The state directory and the enrollment survive upgrades.
 #
 # Re-running it is safe: the binary, config, policy and unit are replaced only when they differ
 # (atomically), an enrolled agent is not enrolled again, and the agent is restarted only when
@@ -17,7 +23,7 @@ umask 022
 
 usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
-binary="" sha256="" coordinator="" token="" token_file="" fingerprint="" config="" policy="" segment="" hostname_opt=""
+binary="" package="" sha256="" coordinator="" token="" token_file="" fingerprint="" config="" policy="" segment="" hostname_opt=""
 supervisor=auto start=1 probe=0
 prefix=/usr/local/bin etc=/etc/cordon state=/var/lib/cordon-agent unitdir=/etc/systemd/system
 rundir=/run/cordon-agent logdir=/var/log/cordon-agent
@@ -26,6 +32,7 @@ here=$(cd "$(dirname "$0")" 2>/dev/null && pwd || echo .)
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary) binary=$2; shift 2 ;;
+    --package) package=$2; shift 2 ;;
     --sha256) sha256=$2; shift 2 ;;
     --coordinator) coordinator=$2; shift 2 ;;
     --token) token=$2; shift 2 ;;
@@ -50,9 +57,21 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-agent="$prefix/cordon-agent"
-sup="$prefix/cordon-agent-supervise"
-unit="$unitdir/cordon-agent.service"
+# The Debian package owns /usr/bin/cordon-agent, its unit and its supervisor script; without
+# it, this script puts them under --prefix and --unit-dir.
+deb_installed() {
+  command -v dpkg-query >/dev/null 2>&1 && [ "$(dpkg-query -W -f='${Status}' cordon-agent 2>/dev/null)" = "install ok installed" ]
+}
+case "$package" in *.deb) layout=deb ;; *) if [ -z "$package$binary" ] && deb_installed; then layout=deb; else layout=files; fi ;; esac
+if [ "$layout" = deb ]; then
+  agent=/usr/bin/cordon-agent
+  sup=/usr/share/cordon-agent/cordon-agent-supervise
+  unit=/lib/systemd/system/cordon-agent.service
+else
+  agent="$prefix/cordon-agent"
+  sup="$prefix/cordon-agent-supervise"
+  unit="$unitdir/cordon-agent.service"
+fi
 pidfile="$rundir/supervise.pid"
 log="$logdir/agent.log"
 
@@ -99,11 +118,15 @@ agent_pid() {
 emit() { # result message
   local result=${1:-} message=${2:-} sd=0 sv="" inst=0 sha="" ver="" enr=0 id="" seg="" fp="" run=0 pid="" host os=""
   has_systemd && sd=1
-  if [ -f "$unit" ] && [ "$sd" = 1 ]; then sv=systemd; elif [ -x "$sup" ]; then sv=plain; fi
+  if [ "$layout" = deb ]; then
+    # The package always ships the unit: set up means enabled.
+    if [ "$sd" = 1 ] && systemctl is-enabled --quiet cordon-agent.service 2>/dev/null; then sv=systemd; elif [ "$sd" = 0 ] && [ -x "$sup" ]; then sv=plain; fi
+  elif [ -f "$unit" ] && [ "$sd" = 1 ]; then sv=systemd; elif [ -x "$sup" ]; then sv=plain; fi
   if [ -x "$agent" ]; then
     inst=1
     sha=$(sha_of "$agent")
-    ver=$(timeout 10 "$agent" --version 2>/dev/null | head -n1 | tr -cd 'A-Za-z0-9._+-' || true)
+    # "0.1.0 (commit 0123456789ab)": the version is the first word.
+    ver=$(timeout 10 "$agent" --version 2>/dev/null | head -n1 | awk '{print $1}' | tr -cd 'A-Za-z0-9._+-' || true)
   fi
   if [ -f "$state/enrollment.json" ]; then
     enr=1; id=$(enrollment_field agentID); seg=$(enrollment_field segment); fp=$(enrollment_field caFingerprint)
@@ -115,9 +138,16 @@ emit() { # result message
     "$(js "$result")" "$(js "$message")" "$(js "$host")" "$(js "$os")" "$(jb $sd)" "$(js "$sv")"
   printf '"installed":%s,"sha256":%s,"version":%s,"enrolled":%s,"agentID":%s,"segment":%s,"caFingerprint":%s,' \
     "$(jb $inst)" "$(js "$sha")" "$(js "$ver")" "$(jb $enr)" "$(js "$id")" "$(js "$seg")" "$(js "$fp")"
-  printf '"running":%s,"pid":%s,"configSHA256":%s,"policySHA256":%s,"superviseSHA256":%s,"unitSHA256":%s,"tokenOnCommandLine":%s}\n' \
+  printf '"running":%s,"pid":%s,"configSHA256":%s,"policySHA256":%s,"superviseSHA256":%s,"unitSHA256":%s,"tokenOnCommandLine":%s,' \
     "$(jb $run)" "${pid:-null}" "$(js "$(sha_of "$etc/agent.yaml")")" "$(js "$(sha_of "$etc/policy.yaml")")" \
     "$(js "$(sha_of "$sup")")" "$(js "$(sha_of "$unit")")" "$(jb "${token_on_cli:-0}")"
+  # How the agent got here ("deb": the Debian package owns its files; "files": this script's), and
+  # whether dpkg is there (the rollout and the Ansible role then send the .deb, else the tarball).
+  local pk=files dp=0
+  [ "$layout" = deb ] && deb_installed && pk=deb
+  [ "$inst" = 1 ] || pk=""
+  command -v dpkg >/dev/null 2>&1 && dp=1
+  printf '"package":%s,"dpkg":%s}\n' "$(js "$pk")" "$(jb $dp)"
 }
 
 fail() {
@@ -148,8 +178,55 @@ case "$supervisor" in
   *) fail "--supervisor must be auto, systemd or plain" ;;
 esac
 
-changed_binary=0 changed_run=0 did=""
+changed_binary=0 changed_run=0 did="" how=""
 previous_sha=$(sha_of "$agent")
+[ -n "$previous_sha" ] || previous_sha=$(sha_of "$prefix/cordon-agent")
+
+if [ -n "$package" ] && [ -n "$binary" ]; then fail "give --package or --binary, not both"; fi
+if [ -n "$package" ]; then
+  [ -f "$package" ] || fail "--package $package is not a file"
+  case "$package" in
+    *.deb)
+      command -v dpkg >/dev/null 2>&1 || fail "no dpkg on this host: give the tarball (cordon-agent_VERSION_linux_ARCH.tar.gz)"
+      pkg_sha=$(dpkg-deb --fsys-tarfile "$package" | tar -xOf - ./usr/bin/cordon-agent | sha256sum | cut -d' ' -f1)
+      [ "$pkg_sha" != "$(printf '' | sha256sum | cut -d' ' -f1)" ] || fail "$package has no /usr/bin/cordon-agent: not a cordon-agent package"
+      if [ -n "$sha256" ] && [ "$pkg_sha" != "$sha256" ]; then
+        fail "the agent in $package has SHA-256 $pkg_sha, expected $sha256: the copy is damaged or not the one sent"
+      fi
+      if ! deb_installed || [ "$(sha_of "$agent")" != "$pkg_sha" ]; then
+        # Unpacked and configured by dpkg: its postinst starts nothing that is not enrolled and
+        # restarts an enrolled, running agent; /var/lib/cordon-agent is kept as it is.
+        out=$(DEBIAN_FRONTEND=noninteractive dpkg -i "$package" 2>&1) || fail "dpkg -i $package failed: $(printf '%s' "$out" | tail -n1)"
+        changed_binary=1
+        if [ -n "$previous_sha" ]; then did=upgraded; else did=installed; fi
+        how="$did $(basename "$package") with dpkg"
+        echo "$how: $agent, $unit"
+        # What an install without the package left would shadow the package's files: remove it.
+        if [ -f "$prefix/cordon-agent" ]; then rm -f "$prefix/cordon-agent"; echo "removed $prefix/cordon-agent (now from the package)"; fi
+        if [ -f "$unitdir/cordon-agent.service" ] && grep -q 'Cordon agent' "$unitdir/cordon-agent.service"; then
+          rm -f "$unitdir/cordon-agent.service"; echo "removed $unitdir/cordon-agent.service (now from the package)"
+          has_systemd && systemctl daemon-reload
+        fi
+      fi
+      [ "$(sha_of "$agent")" = "$pkg_sha" ] || fail "after dpkg -i, $agent is not the package's binary"
+      ;;
+    *.tar.gz|*.tgz)
+      deb_installed && fail "cordon-agent is installed from the Debian package here: give the .deb (or remove the package first)"
+      unpacked=$(mktemp -d "${TMPDIR:-/tmp}/cordon-agent-package.XXXXXX")
+      trap 'rm -rf "$unpacked"' EXIT
+      tar -xzf "$package" -C "$unpacked" --no-same-owner || fail "cannot unpack $package"
+      dir=$(find "$unpacked" -mindepth 1 -maxdepth 1 -type d | head -n1)
+      [ -n "$dir" ] && [ -f "$dir/cordon-agent" ] && [ -f "$dir/systemd/cordon-agent.service" ] && [ -f "$dir/cordon-agent-supervise" ] \
+        || fail "$package is not a cordon-agent tarball (scripts/package makes one)"
+      echo "installing from $(basename "$package") (tarball): $agent"
+      how="from $(basename "$package") (tarball)"
+      # The binary, unit, supervisor and example config of the tarball, as if given beside this script.
+      binary=$dir/cordon-agent
+      here=$dir
+      ;;
+    *) fail "--package must be a .deb or a .tar.gz from scripts/package" ;;
+  esac
+fi
 # Only made when missing: an existing /usr/local/bin keeps its owner and mode.
 [ -d "$prefix" ] || install -d -m 0755 -o root -g root "$prefix"
 
@@ -178,11 +255,14 @@ if [ -n "$binary" ]; then
     mv -f "$agent.cordon-new" "$agent"
     changed_binary=1
     if [ -n "$previous_sha" ]; then did=upgraded; echo "upgraded $agent"; else did=installed; echo "installed $agent"; fi
+    [ -z "$how" ] || how="$did $how"
+  else
+    how=""
   fi
-else
-  [ -x "$agent" ] || fail "no agent installed at $agent: give --binary"
-  if [ -n "$sha256" ] && [ "$previous_sha" != "$sha256" ]; then
-    fail "the installed $agent has SHA-256 $previous_sha, not $sha256: give --binary to replace it"
+elif [ -z "$package" ]; then
+  [ -x "$agent" ] || fail "no agent installed at $agent: give --package or --binary"
+  if [ -n "$sha256" ] && [ "$(sha_of "$agent")" != "$sha256" ]; then
+    fail "the installed $agent has SHA-256 $(sha_of "$agent"), not $sha256: give --package or --binary to replace it"
   fi
 fi
 
@@ -244,10 +324,16 @@ token=""
 # --- Supervisor ------------------------------------------------------------------------------
 
 if [ "$mode" = systemd ]; then
-  [ -f "$here/systemd/cordon-agent.service" ] || fail "no systemd/cordon-agent.service beside the script"
-  if replace "$here/systemd/cordon-agent.service" "$unit" 0644; then systemctl daemon-reload; changed_run=1; fi
+  if [ "$layout" = deb ]; then
+    [ -f "$unit" ] || fail "the cordon-agent package has no $unit"
+  else
+    [ -f "$here/systemd/cordon-agent.service" ] || fail "no systemd/cordon-agent.service beside the script"
+    if replace "$here/systemd/cordon-agent.service" "$unit" 0644; then systemctl daemon-reload; changed_run=1; fi
+  fi
   # A plain supervisor from before systemd came: stop it.
-  if spid=$(supervisor_pid); then sh "$here/cordon-agent-supervise" --stop --pid-file "$pidfile" || true; fi
+  if spid=$(supervisor_pid); then
+    if [ -f "$sup" ]; then sh "$sup" --stop --pid-file "$pidfile" || true; else sh "$here/cordon-agent-supervise" --stop --pid-file "$pidfile" || true; fi
+  fi
   if [ "$start" = 1 ]; then
     systemctl enable --quiet cordon-agent.service
     if [ "$changed_binary" = 1 ] || [ "$changed_run" = 1 ]; then
@@ -259,8 +345,10 @@ if [ "$mode" = systemd ]; then
     fi
   fi
 else
-  [ -f "$here/cordon-agent-supervise" ] || fail "no cordon-agent-supervise beside the script"
-  if replace "$here/cordon-agent-supervise" "$sup" 0755; then changed_run=1; fi
+  if [ "$layout" != deb ]; then
+    [ -f "$here/cordon-agent-supervise" ] || fail "no cordon-agent-supervise beside the script"
+    if replace "$here/cordon-agent-supervise" "$sup" 0755; then changed_run=1; fi
+  fi
   install -d -m 0755 -o root -g root "$rundir"
   install -d -m 0750 -o root -g root "$logdir"
   if [ "$start" = 1 ]; then
@@ -287,4 +375,4 @@ else
   fi
 fi
 
-emit "${did:-unchanged}" ""
+emit "${did:-unchanged}" "$how"

@@ -185,6 +185,8 @@ public struct HostRolloutMachine: Sendable {
             default: result.outcome = .repaired
             }
             var notes: [String] = []
+            // "installed cordon-agent_0.1.0_amd64.deb with dpkg", "installed from ...tar.gz".
+            if let message = remote.message, !message.isEmpty { notes.append(message) }
             if remote.tokenOnCommandLine == true {
                 notes.append("this cordon-agent has no --token-file: the token was on its command line during enrollment")
             }
@@ -246,6 +248,7 @@ public struct HostRolloutMachine: Sendable {
         result.systemd = remote.systemd
         result.agentID = remote.agentID ?? result.agentID
         result.version = remote.version ?? result.version
+        result.package = remote.package ?? result.package
     }
 
     private func noteSystemd(_ detail: String) -> String {

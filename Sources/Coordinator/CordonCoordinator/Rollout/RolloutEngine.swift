@@ -15,10 +15,16 @@ public struct RolloutEngine: Sendable {
         public var unit: Data
         public var policy: Data?
         public var files: RolloutFiles
+        /// From scripts/package: the .deb for hosts with dpkg, the tarball for the others. Both
+        /// carry `binary` (the same bytes, so the same SHA-256). nil: the bare binary is sent.
+        public var deb: String?
+        public var tarball: String?
 
         public init(binary: String, sha256: String, version: String, caFingerprint: String, files: RolloutFiles, installScript: Data,
-                    supervise: Data, unit: Data, policy: Data?) {
+                    supervise: Data, unit: Data, policy: Data?, deb: String? = nil, tarball: String? = nil) {
             self.binary = binary
+            self.deb = deb
+            self.tarball = tarball
             self.sha256 = sha256
             self.version = version
             self.caFingerprint = caFingerprint
@@ -41,10 +47,34 @@ public struct RolloutEngine: Sendable {
                 }
             }
             let policy = try inventory.agent.policy.map { try read($0) }
-            return LocalAgent(binary: binary, sha256: try RolloutFiles.sha256(file: binary),
-                              version: await RolloutFiles.agentVersion(binary: binary, workDirectory: workDirectory) ?? "unknown",
+            let version = await RolloutFiles.agentVersion(binary: binary, workDirectory: workDirectory) ?? "unknown"
+            var deb: String?, tarball: String?
+            if let package = inventory.agent.package {
+                (deb, tarball) = try packages(in: package, version: version)
+            }
+            return LocalAgent(binary: binary, sha256: try RolloutFiles.sha256(file: binary), version: version,
                               caFingerprint: caFingerprint, files: files, installScript: try read(files.installScript),
-                              supervise: try read(files.supervise), unit: try read(files.unit), policy: policy)
+                              supervise: try read(files.supervise), unit: try read(files.unit), policy: policy, deb: deb, tarball: tarball)
+        }
+
+        /// The agent's .deb and tarball in a dist/ directory of scripts/package, of `version`.
+        static func packages(in directory: String, version: String) throws -> (deb: String?, tarball: String?) {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            let deb = names.filter { $0.hasPrefix("cordon-agent_\(version)_") && $0.hasSuffix(".deb") }.sorted().last
+            let tarball = names.filter { $0.hasPrefix("cordon-agent_\(version)_linux_") && $0.hasSuffix(".tar.gz") }.sorted().last
+            guard deb != nil || tarball != nil else {
+                throw CordonError.invalidArgument("\(directory) has no cordon-agent_\(version)_*.deb or cordon-agent_\(version)_linux_*.tar.gz: run scripts/package")
+            }
+            return (deb.map { directory + "/" + $0 }, tarball.map { directory + "/" + $0 })
+        }
+
+        /// What to send for the agent to a host: the .deb where dpkg is, else the tarball, else
+        /// (no package given) the bare binary; with the name it gets on the host.
+        public func agentUpload(hostHasDpkg: Bool) -> (path: String, name: String, isPackage: Bool) {
+            if hostHasDpkg, let deb { return (deb, "cordon-agent.deb", true) }
+            if let tarball { return (tarball, "cordon-agent.tar.gz", true) }
+            if let deb { return (deb, "cordon-agent.deb", true) }
+            return (binary, RolloutUpload.binary.rawValue, false)
         }
     }
 
@@ -185,10 +215,10 @@ public struct RolloutEngine: Sendable {
             case .makeDirectory:
                 event = await makeDirectory(host)
             case .upload(let item, let directory):
-                event = await upload(item, to: directory, on: host, token: machine.tokenToUpload)
+                event = await upload(item, to: directory, on: host, token: machine.tokenToUpload, hostHasDpkg: machine.remote?.dpkg == true)
             case .install(let directory, let sendsBinary, let sendsToken, let sendsPolicy):
                 event = await install(host, directory: directory, sendsBinary: sendsBinary, sendsToken: sendsToken, sendsPolicy: sendsPolicy,
-                                      agentID: machine.remote?.agentID)
+                                      agentID: machine.remote?.agentID, hostHasDpkg: machine.remote?.dpkg == true)
             case .removeDirectory(let directory, let result):
                 _ = await remote.run(on: host, command: "rm -rf \(shellQuote(directory))", stdin: .none, timeout: .seconds(inventory.ssh.connectTimeout + 30))
                 return result
@@ -258,10 +288,15 @@ public struct RolloutEngine: Sendable {
         return path.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "/._-".contains($0)) } && !path.contains("..")
     }
 
-    func upload(_ item: RolloutUpload, to directory: String, on host: RolloutInventory.Host, token: String?) async -> HostRolloutMachine.Event {
+    func upload(_ item: RolloutUpload, to directory: String, on host: RolloutInventory.Host, token: String?,
+                hostHasDpkg: Bool = false) async -> HostRolloutMachine.Event {
         let input: RemoteInput
+        var name = item.rawValue
         switch item {
-        case .binary: input = .file(local.binary)
+        case .binary:
+            let agent = local.agentUpload(hostHasDpkg: hostHasDpkg)
+            input = .file(agent.path)
+            name = agent.name
         case .installScript: input = .data(local.installScript)
         case .supervise: input = .data(local.supervise)
         case .unit: input = .data(local.unit)
@@ -269,18 +304,18 @@ public struct RolloutEngine: Sendable {
         case .policy: input = .data(local.policy ?? Data())
         case .token: input = .data(Data((token ?? "").utf8))
         }
-        let path = directory + "/" + item.rawValue
+        let path = directory + "/" + name
         let outcome = await remote.run(on: host, command: "umask 077 && cat > \(shellQuote(path))", stdin: input,
                                        timeout: .seconds(inventory.ssh.commandTimeout))
         if outcome.sshFailed { return .uploadFailed(outcome.sshFailure(host: host, knownHosts: knownHosts)) }
         guard outcome.succeeded else {
-            return .uploadFailed("cannot copy \(item.rawValue) to the host\(outcome.timedOut ? ": timed out" : ""): \(outcome.lastLine)")
+            return .uploadFailed("cannot copy \(name) to the host\(outcome.timedOut ? ": timed out" : ""): \(outcome.lastLine)")
         }
         return .uploaded
     }
 
     func install(_ host: RolloutInventory.Host, directory: String, sendsBinary: Bool, sendsToken: Bool, sendsPolicy: Bool,
-                 agentID: String?) async -> HostRolloutMachine.Event {
+                 agentID: String?, hostHasDpkg: Bool = false) async -> HostRolloutMachine.Event {
         // The agent's last report before the change: the wait afterwards wants a newer one.
         var baseline: Date?
         if let agentID, let coordinator, let agents = try? await coordinator.fleet().agents {
@@ -289,7 +324,10 @@ public struct RolloutEngine: Sendable {
         var arguments = ["--config", "\(directory)/agent.yaml", "--coordinator", inventory.coordinator.url,
                          "--ca-fingerprint", local.caFingerprint, "--segment", host.segment, "--hostname", host.name,
                          "--sha256", local.sha256]
-        if sendsBinary { arguments += ["--binary", "\(directory)/cordon-agent"] }
+        if sendsBinary {
+            let agent = local.agentUpload(hostHasDpkg: hostHasDpkg)
+            arguments += [agent.isPackage ? "--package" : "--binary", "\(directory)/\(agent.name)"]
+        }
         if sendsToken { arguments += ["--token-file", "\(directory)/token"] }
         if sendsPolicy { arguments += ["--policy", "\(directory)/policy.yaml"] }
         let script = sudo(host, "bash \(shellQuote(directory + "/install-agent.sh")) " + arguments.map(shellQuote).joined(separator: " "))

@@ -86,12 +86,13 @@ public struct RolloutFiles: Sendable, Equatable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// `cordon-agent --version` of a local binary, or nil when it does not run here (another
+    /// The version in `cordon-agent --version` of a local binary (without the commit), or nil when it does not run here (another
     /// architecture): bounded to 10 s and 4 KiB of output.
     public static func agentVersion(binary: String, workDirectory: String) async -> String? {
         let result = try? await BoundedProcess.run([binary, "--version"], timeout: .seconds(10), maxOutput: 4096, workDirectory: workDirectory)
         guard let result, result.status == 0 else { return nil }
-        let version = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // "0.1.0 (commit 0123456789ab)": the version is the first word (an older agent prints it alone).
+        let version = result.stdout.split(whereSeparator: { $0.isWhitespace }).first.map(String.init) ?? ""
         guard (1...64).contains(version.count), version.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._+-".contains($0)) }) else { return nil }
         return version
     }

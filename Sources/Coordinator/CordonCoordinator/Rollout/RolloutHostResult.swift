@@ -32,6 +32,9 @@ public struct RolloutHostResult: Codable, Sendable, Equatable {
     public var agentID: String?
     public var version: String?
     public var previousVersion: String?
+    /// How the agent is installed there: "deb" (the Debian package) or "files" (install-agent.sh
+    /// from a tarball or a bare binary).
+    public var package: String?
     public var detail: String?
     /// Why it failed, one line.
     public var error: String?

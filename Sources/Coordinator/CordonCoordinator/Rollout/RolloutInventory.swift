@@ -11,7 +11,7 @@ import Foundation
 ///   url: https://cordon.example.net:8443      # as the agents reach it
 ///   caFingerprint: SHA256:3b1f...              # optional: else the operator profile's CA
 /// agent:
-///   binary: ./cordon-agent
+///   package: ./dist                            # what scripts/package made (or binary: ./cordon-agent)
 ///   policy: ./policy.yaml                      # optional
 /// ssh:
 ///   user: root
@@ -41,8 +41,13 @@ public struct RolloutInventory: Sendable, Equatable {
     }
 
     public struct Agent: Sendable, Equatable {
-        /// The `cordon-agent` binary to install (absolute after loading).
+        /// The `cordon-agent` binary to install (absolute after loading); with `package`, the
+        /// stripped binary scripts/package left in it (`bin/cordon-agent`), the one its .deb and
+        /// tarball carry.
         public var binary: String
+        /// The directory scripts/package made (dist/): hosts with dpkg get its .deb, the others
+        /// its tarball. nil: the bare `binary` is installed.
+        public var package: String?
         /// A local policy.yaml to install as /etc/cordon/policy.yaml (absolute after loading).
         public var policy: String?
         /// As written (a duration like 30s), copied into agent.yaml as is.
@@ -121,6 +126,7 @@ extension RolloutInventory {
         struct CoordinatorFile: Decodable { var url: String?; var caFingerprint: String? }
         struct AgentFile: Decodable {
             var binary: String?
+            var package: String?
             var policy: String?
             var heartbeatInterval: String?
             var reportInterval: String?
@@ -154,7 +160,7 @@ extension RolloutInventory {
 
     static let schema = ConfigSchema.mapping([
         "coordinator": .mapping(["url": .scalar, "caFingerprint": .scalar]),
-        "agent": .mapping(["binary": .scalar, "policy": .scalar, "heartbeatInterval": .scalar, "reportInterval": .scalar]),
+        "agent": .mapping(["binary": .scalar, "package": .scalar, "policy": .scalar, "heartbeatInterval": .scalar, "reportInterval": .scalar]),
         "ssh": .mapping(["user": .scalar, "key": .scalar, "port": .scalar, "knownHosts": .scalar, "hostKeys": .scalar,
                          "connectTimeout": .scalar, "commandTimeout": .scalar]),
         "bastions": .dictionary(.mapping(endpointKeys)),
@@ -205,7 +211,13 @@ extension RolloutInventory {
         }
 
         // agent
-        guard let binary = file.agent?.binary else { throw fail("agent.binary", "is required: the cordon-agent executable to install") }
+        let package = try file.agent?.package.map { try path($0, "agent.package") }
+        if file.agent?.binary != nil && package != nil {
+            throw fail("agent.package", "and agent.binary are exclusive: give the dist/ directory of scripts/package, or a bare binary")
+        }
+        guard let binary = try file.agent?.binary.map({ try path($0, "agent.binary") }) ?? package.map({ $0 + "/bin/cordon-agent" }) else {
+            throw fail("agent.package", "or agent.binary is required: the dist/ directory that scripts/package made, or the cordon-agent executable")
+        }
         func duration(_ text: String?, _ key: String, _ range: ClosedRange<Double>, _ bounds: String) throws -> String? {
             guard let text else { return nil }
             guard let seconds = HumanDuration.seconds(text), text.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." }) else {
@@ -214,7 +226,7 @@ extension RolloutInventory {
             guard range.contains(seconds) else { throw fail(key, "must be between \(bounds)") }
             return text
         }
-        let agent = Agent(binary: try path(binary, "agent.binary"), policy: try file.agent?.policy.map { try path($0, "agent.policy") },
+        let agent = Agent(binary: binary, package: package, policy: try file.agent?.policy.map { try path($0, "agent.policy") },
                           heartbeatInterval: try duration(file.agent?.heartbeatInterval, "agent.heartbeatInterval", 1...86400, "1s and 1d"),
                           reportInterval: try duration(file.agent?.reportInterval, "agent.reportInterval", 10...(7 * 86400), "10s and 7d"))
 

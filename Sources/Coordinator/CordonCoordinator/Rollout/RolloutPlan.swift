@@ -28,12 +28,18 @@ public struct RemoteAgentState: Codable, Sendable, Equatable {
     public var unitSHA256: String?
     /// The enrollment token went on cordon-agent's command line (an agent without --token-file).
     public var tokenOnCommandLine: Bool?
+    /// How the installed agent got there: "deb" (the Debian package owns the binary, the unit and
+    /// the supervisor script), "files" (install-agent.sh put them there), nil (none installed, or
+    /// an install script from before packages).
+    public var package: String?
+    /// dpkg is on the host: the rollout sends the .deb there, the tarball elsewhere.
+    public var dpkg: Bool?
 
     public init(result: String? = nil, message: String? = nil, hostname: String? = nil, os: String? = nil, systemd: Bool = false,
                 supervisor: String? = nil, installed: Bool = false, sha256: String? = nil, version: String? = nil, enrolled: Bool = false,
                 agentID: String? = nil, segment: String? = nil, caFingerprint: String? = nil, running: Bool = false, pid: Int? = nil,
                 configSHA256: String? = nil, policySHA256: String? = nil, superviseSHA256: String? = nil, unitSHA256: String? = nil,
-                tokenOnCommandLine: Bool? = nil) {
+                tokenOnCommandLine: Bool? = nil, package: String? = nil, dpkg: Bool? = nil) {
         self.result = result
         self.message = message
         self.hostname = hostname
@@ -54,6 +60,8 @@ public struct RemoteAgentState: Codable, Sendable, Equatable {
         self.superviseSHA256 = superviseSHA256
         self.unitSHA256 = unitSHA256
         self.tokenOnCommandLine = tokenOnCommandLine
+        self.package = package
+        self.dpkg = dpkg
     }
 
     /// The marker of install-agent.sh's machine-readable last line.
@@ -181,6 +189,9 @@ public enum RolloutPlanner {
         let wanted = remote.systemd ? "systemd" : "plain"
         if remote.supervisor != wanted {
             reasons.append(remote.supervisor.map { "runs under \($0), wants \(wanted)" } ?? "no \(wanted == "systemd" ? "systemd unit" : "supervisor") installed")
+        } else if remote.package == "deb" {
+            // The package's own unit and supervisor script: they change with the package, whose
+            // binary's SHA-256 is compared above.
         } else if wanted == "systemd", remote.unitSHA256 != target.unitSHA256 {
             reasons.append("systemd unit differs")
         } else if wanted == "plain", remote.superviseSHA256 != target.superviseSHA256 {
