@@ -11,6 +11,35 @@ import Testing
     static let smbv1 = FindingObservation(detectionID: DetectionCatalogue.wannacrySMBv1, port: 445, proto: .tcp, evidence: "NT LM 0.12 accepted")
     static let p2p = FindingObservation(detectionID: DetectionCatalogue.confickerP2P, port: 3456, proto: .tcp, evidence: "valid reply")
 
+    /// An agent may only record hosts of its own segment: with a recorded scope, hosts outside
+    /// it (another segment's range, a public address, not an address at all) are not stored,
+    /// carry no findings and are not counted; the audit log names them. Finding ports outside
+    /// 0-65535 are dropped.
+    @Test func hostsOutsideTheSegmentsScopeAreNotTheSegments() throws {
+        let agent = try db.testAgent(at: t0)
+        _ = try db.setSegmentScope(name: "dmz", scope: ["198.18.1.0/24"], actor: "operator:alice", now: t0)
+        let badPort = FindingObservation(detectionID: DetectionCatalogue.confickerP2P, port: 70_000, proto: .tcp, evidence: "valid reply")
+        try db.testReport(agent: agent, at: t0, scan: Make.scan(at: t0, hosts: [
+            Make.host("198.18.1.10", findings: [Self.smbv1, badPort], services: [Self.smb]),
+            Make.host("198.18.2.10", findings: [Self.p2p]),
+            Make.host("8.8.8.8", findings: [Self.p2p]),
+            Make.host("not-an-address\u{1b}[31m", findings: [Self.p2p]),
+        ]))
+        #expect(try db.hosts().map(\.address) == ["198.18.1.10"])
+        let findings = try db.findings()
+        #expect(findings.map(\.detectionID) == [DetectionCatalogue.wannacrySMBv1], "no finding from outside the scope, none on port 70000")
+        #expect(try db.fleetStatus(now: t0).segments.first?.hostsUp == 1)
+        let note = try #require(try db.auditEntries().first { $0.action == "scan.out-of-scope" })
+        #expect(note.detail.contains("3 host(s) outside the segment's scope"))
+        #expect(note.detail.contains("198.18.2.10") && note.detail.contains("8.8.8.8"))
+        #expect(!note.detail.contains("\u{1b}"), "what the agent sent is sanitized")
+
+        // Without a recorded scope (before `cordon segments set`), every valid address is taken.
+        let other = try db.testAgent(segment: "lan", at: t0)
+        try db.testReport(agent: other, at: t0, scan: Make.scan(at: t0, hosts: [Make.host("198.18.2.10", findings: [])]))
+        #expect(try db.hosts(segment: "lan").map(\.address) == ["198.18.2.10"])
+    }
+
     @Test func aScanStoresHostsServicesAndFindings() throws {
         let agent = try db.testAgent(at: t0)
         try db.testReport(agent: agent, at: t0, scan: Make.scan(at: t0, hosts: [

@@ -71,6 +71,25 @@ import Testing
         let badDate = good.replacingOccurrences(of: #""createdAt":""#, with: #""createdAt":"x"#)
         #expect(describe(badDate).hasPrefix("invalid value for 'createdAt'"))
     }
+
+    /// The decoder calls a number that fits no field "not valid JSON", without a path: the 400
+    /// still names it when the body is JSON.
+    @Test func aNumberThatFitsNoFieldIsNamed() throws {
+        func describe(_ json: String) -> String {
+            do {
+                _ = try CordonJSON.decode(AgentReport.self, from: Data(json.utf8))
+                return "decoded"
+            } catch { return CordonJSON.describe(error, body: Data(json.utf8)) }
+        }
+        let good = String(decoding: try CordonJSON.encode(AgentReport(createdAt: Date(), facts: Self.facts)), as: UTF8.self)
+        let huge = describe(good.replacingOccurrences(of: #""spoolDropped":0"#, with: #""spoolDropped":99999999999999999999"#))
+        #expect(huge == "a number does not fit its field: 'spoolDropped' = 99999999999999999999", "\(huge)")
+        // A fraction may be right elsewhere (the uptime is a Double): the candidates are named.
+        let fraction = describe(good.replacingOccurrences(of: #""spoolDropped":0"#, with: #""spoolDropped":1.5"#))
+        #expect(fraction.hasPrefix("a number does not fit its field; one of these fractions where an integer belongs?"), "\(fraction)")
+        #expect(fraction.contains("'spoolDropped' = 1.5"), "\(fraction)")
+        #expect(describe("{").hasPrefix("malformed JSON"), "a body that is not JSON is still called so")
+    }
 }
 
 @Suite struct ParsingTests {

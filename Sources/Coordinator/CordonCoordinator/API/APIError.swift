@@ -83,7 +83,7 @@ extension Request {
             // made every later read of the agents table fail.
             return (try CordonJSON.decode(type, from: data, dateWindow: CordonJSON.networkDateWindow), data)
         } catch {
-            throw APIError.badRequest("invalid request body: \(CordonJSON.describe(error))")
+            throw APIError.badRequest("invalid request body: \(CordonJSON.describe(error, body: data))")
         }
     }
 }

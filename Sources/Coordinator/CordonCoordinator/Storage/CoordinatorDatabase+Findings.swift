@@ -9,12 +9,20 @@ extension CoordinatorDatabase {
     /// late spooled report) does not overwrite it.
     static func ingestScan(_ db: Database, scan: ScanReport, agent: AgentRecord, now: Date) throws {
         guard try ScanRecord.fetchOne(db, key: scan.id) == nil else { return }
+        // Only hosts inside the segment's recorded scope are the segment's: an agent that lists
+        // others (another segment's range, public addresses) does not get them counted here.
+        // They are left out and the operator sees it in the audit log.
+        let (hosts, outside) = Self.hostsInScope(db, scan.hosts, segment: agent.segment)
         try ScanRecord(id: scan.id, agentID: agent.id, segment: agent.segment, profile: String(scan.profile.prefix(64)), startedAt: scan.startedAt,
                        finishedAt: scan.finishedAt, complete: scan.complete, addressesScanned: max(0, scan.addressesScanned),
-                       hostsUp: scan.hosts.count, hostsDown: max(0, scan.hostsDown), receivedAt: now).insert(db)
+                       hostsUp: hosts.count, hostsDown: max(0, scan.hostsDown), receivedAt: now).insert(db)
+        if !outside.isEmpty {
+            try audit(db, at: now, actor: "agent:\(agent.id)", action: "scan.out-of-scope", target: "segment:\(agent.segment)",
+                      detail: "scan \(scan.id) listed \(outside.count) host(s) outside the segment's scope, not recorded: "
+                          + outside.prefix(10).joined(separator: ", ") + (outside.count > 10 ? ", ..." : ""))
+        }
         let at = scan.finishedAt
-        for host in scan.hosts {
-            guard IPAddressBytes.v4(host.address) != nil || IPAddressBytes.v6(host.address) != nil else { continue }
+        for host in hosts {
             let existing = try HostRecord.fetchOne(db, key: ["segment": agent.segment, "address": host.address])
             if let existing, existing.lastSeen > at { continue }
             try HostRecord(segment: agent.segment, address: host.address, agentID: agent.id, netbiosName: bounded(host.netbiosName),
@@ -40,7 +48,7 @@ extension CoordinatorDatabase {
 
             let subject = "host:\(host.address)"
             var seen: Set<String> = []
-            for observation in host.findings.prefix(256) {
+            for observation in host.findings.prefix(256) where observation.port.map({ (0...65535).contains($0) }) ?? true {
                 guard let detection = DetectionCatalogue.detection(observation.detectionID), detection.source == .scan else { continue }
                 let derived = DerivedFinding(detectionID: detection.id, item: DerivedFinding.scanItem(port: observation.port, proto: observation.proto),
                                              port: observation.port, proto: observation.proto, evidence: observation.evidence)
@@ -51,6 +59,28 @@ extension CoordinatorDatabase {
                 try resolveFindings(db, segment: agent.segment, subject: subject, keep: seen, detections: nil, at: at)
             }
         }
+    }
+
+    /// The scan's hosts with a valid address inside the segment's recorded scope, and the
+    /// addresses of the others (sanitized, for the audit note). Without a recorded scope every
+    /// host with a valid address is taken, as before `cordon segments set`.
+    static func hostsInScope(_ db: Database, _ hosts: [ScannedHost], segment: String) -> (inside: [ScannedHost], outside: [String]) {
+        let record = try? SegmentRecord.fetchOne(db, key: segment)
+        let scope = (record.flatMap { try? CordonJSON.decode([String].self, from: $0.scopeJSON) } ?? []).compactMap(IPv4CIDR.init)
+        var inside: [ScannedHost] = [], outside: [String] = []
+        for host in hosts {
+            let v4 = IPv4CIDR.parseAddress(host.address)
+            guard v4 != nil || IPAddressBytes.v6(host.address) != nil else {
+                outside.append(Terminal.sanitize(host.address, limit: 64))
+                continue
+            }
+            if scope.isEmpty || v4.map({ address in scope.contains { $0.contains(address) } }) == true {
+                inside.append(host)
+            } else {
+                outside.append(Terminal.sanitize(host.address, limit: 64))
+            }
+        }
+        return (inside, outside)
     }
 
     /// Records an inventory: the changes since the previous one, the baseline (the first

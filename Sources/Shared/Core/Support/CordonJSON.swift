@@ -52,6 +52,60 @@ public enum CordonJSON {
         try decoder(dateWindow: dateWindow).decode(type, from: data)
     }
 
+    /// As `describe(_:)`, and when the decoder only says "not valid JSON" although the body is
+    /// JSON (the decoder's word for a number that fits no field: 1e20 or 1.5 where an integer
+    /// belongs), the numbers that cannot be an integer, by path.
+    public static func describe(_ error: any Error, body: Data) -> String {
+        guard case .dataCorrupted(let context)? = error as? DecodingError, context.codingPath.isEmpty,
+              let suspects = numbersThatFitNoInteger(in: body) else { return describe(error) }
+        switch suspects {
+        case .none: return "a number does not fit its field (out of the field's range, e.g. a port above 65535)"
+        case .outOfRange(let list): return "a number does not fit its field: " + list.joined(separator: ", ")
+        case .fractions(let list): return "a number does not fit its field; one of these fractions where an integer belongs? " + list.joined(separator: ", ")
+        }
+    }
+
+    enum UnfitNumbers: Equatable {
+        case none
+        /// Numbers no 64-bit integer holds: these do not fit whatever the field.
+        case outOfRange([String])
+        /// Only fractions, which are fine in some fields: candidates.
+        case fractions([String])
+    }
+
+    /// Numbers in a JSON body that fit no 64-bit integer, at most five, as `'path' = value`; nil
+    /// when the body is not JSON at all.
+    static func numbersThatFitNoInteger(in body: Data) -> UnfitNumbers? {
+        guard let root = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) else { return nil }
+        var outOfRange: [String] = [], fractions: [String] = []
+        var visited = 0
+        func walk(_ value: Any, _ path: String, depth: Int) {
+            visited += 1
+            guard visited <= 100_000, depth <= 64 else { return }
+            if value is Bool || value is String || value is NSNull { return }
+            if let object = value as? [String: Any] {
+                for key in object.keys.sorted() {
+                    walk(object[key]!, path.isEmpty ? key : "\(path).\(key)", depth: depth + 1)
+                }
+            } else if let array = value as? [Any] {
+                for (index, element) in array.enumerated() { walk(element, "\(path)[\(index)]", depth: depth + 1) }
+            } else if let number = value as? NSNumber {
+                let text = "'\(Terminal.sanitize(path, limit: 120))' = \(Terminal.sanitize(number.description, limit: 40))"
+                if number is NSDecimalNumber || String(cString: number.objCType) == "d" {
+                    let double = number.doubleValue
+                    if !double.isFinite || double >= 9.223372036854775807e18 || double < -9.223372036854775808e18 {
+                        outOfRange.append(text)
+                    } else if double.rounded() != double {
+                        fractions.append(text)
+                    }
+                }
+            }
+        }
+        walk(root, "", depth: 0)
+        if !outOfRange.isEmpty { return .outOfRange(Array(outOfRange.prefix(5))) }
+        return fractions.isEmpty ? UnfitNumbers.none : .fractions(Array(fractions.prefix(5)))
+    }
+
     /// A one-line, human description of a decoding failure that names the field and the problem.
     public static func describe(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return "\(error)" }
