@@ -114,7 +114,7 @@ import Testing
         ("coordinator: {url: http://x:1}\nagent: {binary: /b}\nsegments: {}", "coordinator.url"),
         ("agent: {binary: /b}\nsegments: {}", "coordinator.url: is required"),
         ("coordinator: {url: https://x:1, caFingerprint: SHA256:12}\nagent: {binary: /b}\nsegments: {}", "coordinator.caFingerprint"),
-        ("coordinator: {url: https://x:1}\nsegments: {}", "agent.binary: is required"),
+        ("coordinator: {url: https://x:1}\nsegments: {}", "agent.package: or agent.binary is required"),
         ("coordinator: {url: https://x:1}\nagent: {binary: /b}\nsegments: {}", "segments: is required"),
         ("coordinator: {url: https://x:1}\nagent: {binary: /b}\nssh: {hostKeys: yolo}\nsegments: {}", "ssh.hostKeys"),
         ("coordinator: {url: https://x:1}\nagent: {binary: /b}\nssh: {connectTimeout: forever}\nsegments: {}", "not a duration"),
