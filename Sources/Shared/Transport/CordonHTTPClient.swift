@@ -25,7 +25,9 @@ public final class CordonHTTPClient: Sendable {
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: connectTimeout, read: requestTimeout)
         configuration.redirectConfiguration = .disallow
-        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        // Shorter than the coordinator's idle timeout (35 s by default): the client, not the
+        // server, closes an idle connection, so no request is sent on one the server is closing.
+        configuration.connectionPool = .init(idleTimeout: .seconds(20))
         // Fail fast when the coordinator is down: the agent has its own backoff and spool.
         configuration.connectionPool.retryConnectionEstablishment = false
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

@@ -1,6 +1,7 @@
 import CordonShared
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
@@ -34,9 +35,22 @@ public enum CoordinatorServer {
     public static func makeApplication(api: CoordinatorAPI, stateDir: CoordinatorStateDir, logger: Logger,
                                        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> App {
         let tls = try tlsConfiguration(stateDir: stateDir)
+        let config = api.config
+        let openFiles = ConnectionGate.raiseOpenFilesLimit()
+        let gate = ConnectionGate(maxConnections: config.maxConnections > 0 ? config.maxConnections : ConnectionGate.connectionCap(openFilesLimit: openFiles),
+                                  maxHandshakesPerAddress: config.maxHandshakesPerAddress,
+                                  handshakeTimeout: .nanoseconds(Int64(config.handshakeTimeout.seconds * 1e9)))
+        logger.info("connection limits", metadata: [
+            "open-files": "\(openFiles)", "max-connections": "\(gate.maxConnections)",
+            "handshake-timeout": "\(config.handshakeTimeout.seconds)s", "idle-timeout": "\(config.idleTimeout.seconds)s",
+        ])
+        let http = HTTP1Channel.Configuration(idleTimeout: TimeAmount.nanoseconds(Int64(config.idleTimeout.seconds * 1e9)))
+        let server = HTTPServerBuilder { responder in
+            GuardedChannel(base: try TLSChannel(HTTP1Channel(responder: responder, configuration: http), tlsConfiguration: tls), gate: gate)
+        }
         return Application(
             router: api.makeRouter(),
-            server: try .tls(.http1(), tlsConfiguration: tls),
+            server: server,
             configuration: .init(address: .hostname(api.config.listen.host, port: api.config.listen.port), serverName: nil),
             onServerRunning: { channel in
                 await onRunning(channel.localAddress?.port ?? api.config.listen.port)

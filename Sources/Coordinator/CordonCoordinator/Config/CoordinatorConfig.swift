@@ -11,6 +11,10 @@ import Foundation
 /// maxBodySize: 16MiB
 /// agentCertificateLifetime: 30d
 /// operatorCertificateLifetime: 365d
+/// handshakeTimeout: 10s
+/// idleTimeout: 35s
+/// maxConnections: 0          # 0: from the open-files limit
+/// maxHandshakesPerAddress: 64
 /// ```
 public struct CoordinatorConfig: Codable, Sendable, Equatable {
     public struct Listen: Codable, Sendable, Equatable {
@@ -31,11 +35,22 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
     public var longPollTimeout: ConfigDuration
     /// Thresholds for the findings derived from jump-host inventories.
     public var inventoryPolicy: InventoryPolicy
+    /// A connection whose TLS handshake has not finished this long after it opened is closed.
+    public var handshakeTimeout: ConfigDuration
+    /// A connection with no request in progress for this long is closed: idle keep-alive, and a
+    /// client that drips a request head. Longer than the agents' own pool idle time (20 s).
+    public var idleTimeout: ConfigDuration
+    /// Open connections at most; 0 means the open-files limit less a reserve of 256.
+    public var maxConnections: Int
+    /// Connections one address may have in the TLS handshake at once.
+    public var maxHandshakesPerAddress: Int
 
     public init(stateDir: String = "/var/lib/cordon", listen: Listen = .init(), maxBodySize: ConfigByteSize = .init(bytes: 16 << 20),
                 agentCertificateLifetime: ConfigDuration = .init(seconds: 30 * 86400),
                 operatorCertificateLifetime: ConfigDuration = .init(seconds: 365 * 86400),
-                longPollTimeout: ConfigDuration = .init(seconds: 25), inventoryPolicy: InventoryPolicy = .init()) {
+                longPollTimeout: ConfigDuration = .init(seconds: 25), inventoryPolicy: InventoryPolicy = .init(),
+                handshakeTimeout: ConfigDuration = .init(seconds: 10), idleTimeout: ConfigDuration = .init(seconds: 35),
+                maxConnections: Int = 0, maxHandshakesPerAddress: Int = 64) {
         self.stateDir = stateDir
         self.listen = listen
         self.maxBodySize = maxBodySize
@@ -43,10 +58,15 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         self.operatorCertificateLifetime = operatorCertificateLifetime
         self.longPollTimeout = longPollTimeout
         self.inventoryPolicy = inventoryPolicy
+        self.handshakeTimeout = handshakeTimeout
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+        self.maxHandshakesPerAddress = maxHandshakesPerAddress
     }
 
     enum CodingKeys: String, CodingKey {
         case stateDir, listen, maxBodySize, agentCertificateLifetime, operatorCertificateLifetime, longPollTimeout, inventoryPolicy
+        case handshakeTimeout, idleTimeout, maxConnections, maxHandshakesPerAddress
     }
 
     public init(from decoder: any Decoder) throws {
@@ -63,6 +83,10 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         operatorCertificateLifetime = try c.decodeIfPresent(ConfigDuration.self, forKey: .operatorCertificateLifetime) ?? defaults.operatorCertificateLifetime
         longPollTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .longPollTimeout) ?? defaults.longPollTimeout
         inventoryPolicy = try c.decodeIfPresent(InventoryPolicy.self, forKey: .inventoryPolicy) ?? defaults.inventoryPolicy
+        handshakeTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .handshakeTimeout) ?? defaults.handshakeTimeout
+        idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout) ?? defaults.idleTimeout
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? defaults.maxConnections
+        maxHandshakesPerAddress = try c.decodeIfPresent(Int.self, forKey: .maxHandshakesPerAddress) ?? defaults.maxHandshakesPerAddress
     }
 
     private struct PartialListen: Codable {
@@ -78,6 +102,10 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         "operatorCertificateLifetime": .scalar,
         "longPollTimeout": .scalar,
         "inventoryPolicy": InventoryPolicy.schema,
+        "handshakeTimeout": .scalar,
+        "idleTimeout": .scalar,
+        "maxConnections": .scalar,
+        "maxHandshakesPerAddress": .scalar,
     ])
 
     public static func load(path: String) throws -> CoordinatorConfig {
@@ -93,6 +121,12 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         guard operatorCertificateLifetime.seconds >= 60 else { throw CordonError.invalidArgument("\(origin): operatorCertificateLifetime must be at least 60s") }
         guard (1...300).contains(longPollTimeout.seconds) else { throw CordonError.invalidArgument("\(origin): longPollTimeout must be 1s-300s") }
         guard inventoryPolicy.passwordMaxAge.seconds >= 86400 else { throw CordonError.invalidArgument("\(origin): inventoryPolicy.passwordMaxAge must be at least 1d") }
+        guard (1...120).contains(handshakeTimeout.seconds) else { throw CordonError.invalidArgument("\(origin): handshakeTimeout must be 1s-120s") }
+        guard (2...3600).contains(idleTimeout.seconds) else { throw CordonError.invalidArgument("\(origin): idleTimeout must be 2s-1h") }
+        guard maxConnections == 0 || (16...10_000_000).contains(maxConnections) else {
+            throw CordonError.invalidArgument("\(origin): maxConnections must be 0 (from the open-files limit) or 16-10000000")
+        }
+        guard (1...100_000).contains(maxHandshakesPerAddress) else { throw CordonError.invalidArgument("\(origin): maxHandshakesPerAddress must be 1-100000") }
         guard inventoryPolicy.failedLogonBurst >= 1 else { throw CordonError.invalidArgument("\(origin): inventoryPolicy.failedLogonBurst must be at least 1") }
     }
 }
