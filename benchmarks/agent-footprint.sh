@@ -107,7 +107,9 @@ rss=$(field Rss "/proc/$agent/smaps_rollup"); pss=$(field Pss "/proc/$agent/smap
 hwm=$(field VmHWM "/proc/$agent/status")
 cpu_hour=$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", (t / hz) / (b - a) * 3600 }')
 heartbeats=$("$CORDON" agents list --json | python3 -c 'import json,sys; a=json.load(sys.stdin)[0]; print(a.get("lastSeenAt",""))')
+anon=$(field RssAnon "/proc/$agent/status"); file=$(field RssFile "/proc/$agent/status")
 echo "  idle RSS: $(kib "$rss"), PSS: $(kib "$pss") (smaps_rollup); VmHWM so far: $(kib "$hwm")"
+echo "  of the RSS: anonymous $(kib "$anon") (heap, stacks), file-backed $(kib "$file") (the binary's pages, shared, reclaimable)"
 echo "  idle CPU: ${cpu_hour} s per hour ($((t1 - t0)) ticks in $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.0f", b - a }') s; last heartbeat $heartbeats)"
 
 # --- A loopback scan ----------------------------------------------------------------------------
