@@ -79,6 +79,25 @@ import Testing
         #expect(IIS.idaMappingEvidence(apache) == nil)
     }
 
+    /// Every known spelling of idq.dll's page: the file name given, empty (two spaces), another
+    /// drive, lower case; and pages that are not it.
+    @Test func everyFormOfTheIndexServerPageIsDetected() throws {
+        func page(_ body: String, status: Int = 200) throws -> HTTPResponse {
+            try #require(response(Array("HTTP/1.0 \(status) OK\r\nServer: Microsoft-IIS/5.0\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)))
+        }
+        for body in ["<HTML>The IDQ file C:\\Inetpub\\wwwroot\\NULL.ida could not be found.",
+                     "<HTML>The IDQ file  could not be found.",
+                     "<HTML>The IDQ file D:\\web\\NULL.ida could not be found.",
+                     "<html>the idq file  could not be found."] {
+            #expect(IIS.idaMappingEvidence(try page(body)) != nil, "\(body)")
+        }
+        #expect(IIS.idaMappingEvidence(try page("<HTML>The IDQ file  could not be found."))?.contains("IDQ file  could not be found") == true)
+        for body in ["<html><title>The page cannot be found</title></html>", "<html>NULL.ida was not found</html>",
+                     "<html>Unsupported request: idq</html>"] {
+            #expect(IIS.idaMappingEvidence(try page(body, status: 404)) == nil, "\(body)")
+        }
+    }
+
     @Test func rootExeClassification() throws {
         let installed = try #require(response(SimulatedIIS(rootExeInstalled: true).response(path: "/scripts/root.exe")))
         guard case .present = IIS.classifyRootExe(installed) else { Issue.record("not present"); return }

@@ -15,7 +15,7 @@ public struct ScanCommand: AsyncParsableCommand {
         commandName: "scan",
         abstract: "Scan a scope for worm-prone services and signs of infection, in the foreground.",
         discussion: """
-            Only safe, read-only probes are sent (see DETECTIONS.md). Never scans outside --scope.
+            Only safe, read-only probes are sent (the README's "What the scanner looks for" table). Never scans outside --scope.
             Ctrl-C ends the process without a report; use --deadline to stop with a partial one.
             Exits 0 when the scan completed, 1 when it was cut short (--deadline) or failed,
             2 for a config error found while scanning, 64 for invalid options.

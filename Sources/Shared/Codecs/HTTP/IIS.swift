@@ -26,17 +26,18 @@ public enum IIS {
 
     /// Whether the IIS error page proves the .ida/.idq ISAPI mapping is live.
     ///
-    /// What is matched (case-insensitively, within the first 8 KiB of the body): the Index Server
-    /// error page of IIS 4/5 for a missing query file reads
-    /// `<HTML>The IDQ file C:\Inetpub\wwwroot\NULL.ida could not be found.` — so the body must
-    /// mention `IDQ` and the requested file name `NULL.ida`. This is the language-independent
-    /// pattern of the public "IIS .IDA ISAPI filter applied" check (`HTML.*IDQ.*NULL\.ida`),
-    /// applied to the body only. A plain 404 page ("The page cannot be found") does not name the
-    /// IDQ handler and does not match.
+    /// What is matched (case-insensitively, within the first 8 KiB of the body): the page that
+    /// only the Index Server ISAPI handler (idq.dll) writes for a missing query file. It comes in
+    /// more than one spelling: `<HTML>The IDQ file C:\Inetpub\wwwroot\NULL.ida could not be
+    /// found.`, and with an empty file name, `The IDQ file  could not be found.` (two spaces).
+    /// What they have in common is "IDQ file" (the handler names its own file type); a page that
+    /// names "IDQ" and the requested file (`HTML.*IDQ.*NULL\.ida`, the public check's pattern)
+    /// matches too. A plain 404 page ("The page cannot be found") names neither and does not.
     public static func idaMappingEvidence(_ response: HTTPResponse, requestedFile: String = "NULL.ida") -> String? {
         let body = Array(response.body.prefix(8192))
-        guard let idq = ByteSearch.firstIndex(of: "idq", in: body),
-              ByteSearch.contains(requestedFile, in: body) else { return nil }
+        guard let idq = ByteSearch.firstIndex(of: "idq", in: body) else { return nil }
+        let handlerPage = ByteSearch.contains("idq file", in: body)
+        guard handlerPage || ByteSearch.contains(requestedFile, in: body) else { return nil }
         // Evidence: the sentence around "IDQ", bounded.
         let start = max(0, idq - 20)
         return Evidence.ascii(body[start...].prefix(120), maxLength: 120)
