@@ -50,6 +50,42 @@ import Testing
         var badCode = HTTPResponseHeadParser()
         #expect(badCode.feed(Array("HTTP/1.1 2x0 OK\r\n\r\n".utf8)) == .invalid(.invalidValue()))
     }
+
+    /// A hostile server sends its status line and Server header, then a header that never ends:
+    /// what came before the cut is kept (nmap reports that banner too), and the response says it
+    /// was cut off. The same when the peer goes quiet or closes mid-head.
+    @Test func aHeadThatNeverEndsKeepsWhatCameBeforeTheCut() throws {
+        let start = Array("HTTP/1.0 200 OK\r\nServer: Microsoft-IIS/5.0\r\nX-Endless: ".utf8)
+        var exchange = HTTPExchange(request: try HTTPRequest(path: "/", host: "h"))
+        _ = exchange.connected()
+        #expect(exchange.receive(start) == .wait)
+        var outcome: HTTPExchange.Action = .wait
+        for _ in 0..<40 where outcome == .wait { outcome = exchange.receive([UInt8](repeating: 0x61, count: 1024)) }
+        guard case .finished(.response(let cut)) = outcome else { Issue.record("no response: \(outcome)"); return }
+        #expect(cut.head.statusCode == 200 && cut.head["Server"] == "Microsoft-IIS/5.0")
+        #expect(cut.head["X-Endless"] == nil, "the unfinished line is not taken")
+        #expect(cut.headCutOff?.contains("over 16384 bytes") == true, "\(cut.headCutOff ?? "nil")")
+
+        for end in ["timeout", "closed"] {
+            var quiet = HTTPExchange(request: try HTTPRequest(path: "/", host: "h"))
+            _ = quiet.connected()
+            _ = quiet.receive(start)
+            let action = end == "timeout" ? quiet.timedOut() : quiet.connectionClosed()
+            guard case .finished(.response(let r)) = action else { Issue.record("\(end): \(action)"); continue }
+            #expect(r.head["Server"] == "Microsoft-IIS/5.0" && r.headCutOff != nil, "\(end)")
+        }
+        // Without even a status line there is nothing to keep.
+        var junk = HTTPExchange(request: try HTTPRequest(path: "/", host: "h"))
+        _ = junk.connected()
+        _ = junk.receive(Array("HTTP/1.0 2".utf8))
+        #expect(junk.timedOut() == .finished(.noResponse(reason: "timeout")))
+        // A complete head is not marked.
+        var whole = HTTPExchange(request: try HTTPRequest(path: "/", host: "h"))
+        _ = whole.connected()
+        if case .finished(.response(let r)) = whole.receive(Array("HTTP/1.0 204 No Content\r\nServer: x\r\n\r\n".utf8)) {
+            #expect(r.headCutOff == nil)
+        } else { Issue.record("no response") }
+    }
 }
 
 @Suite struct IISTests {

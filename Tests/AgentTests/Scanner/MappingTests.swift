@@ -98,6 +98,14 @@ import Testing
         #expect(m.annotation.product == "Microsoft IIS httpd" && m.annotation.version == "5.0" && m.annotation.service == "http")
         let iis6 = await run(HTTPStreamProbe(host: address.description), .iis(SimulatedIIS(version: "6.0", idaMapped: false)))
         #expect(FindingMapper.http(iis6.output, port: 80).findings.isEmpty)
+        // A head cut off after the Server line: the finding stands and its evidence says so.
+        var cut = HTTPProbeResult()
+        cut.rootStatus = 200
+        cut.serverHeader = "Microsoft-IIS/5.0"
+        cut.iisVersion = "5.0"
+        cut.rootHeadCutOff = "response head over 16384 bytes"
+        let evidence = FindingMapper.http(cut, port: 80).findings.first { $0.detectionID == DetectionCatalogue.codeRedIIS }?.evidence
+        #expect(evidence?.contains("the response head was cut off: response head over 16384 bytes") == true, "\(evidence ?? "nil")")
     }
 
     @Test func endpointMapper() async {

@@ -105,7 +105,8 @@ public enum FindingMapper {
             if major == 4 || major == 5 {
                 m.findings.append(FindingObservation(
                     detectionID: DetectionCatalogue.codeRedIIS, port: p, proto: .tcp,
-                    evidence: "Server: \(r.serverHeader ?? "Microsoft-IIS/\(version)") (HTTP \(r.rootStatus ?? 0) to GET /); patch state not probed"))
+                    evidence: "Server: \(r.serverHeader ?? "Microsoft-IIS/\(version)") (HTTP \(r.rootStatus ?? 0) to GET /"
+                        + (r.rootHeadCutOff.map { "; the response head was cut off: \($0)" } ?? "") + "); patch state not probed"))
             }
         } else if let server = r.serverHeader {
             m.annotation.product = productFromServerHeader(server)

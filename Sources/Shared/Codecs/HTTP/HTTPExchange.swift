@@ -3,10 +3,14 @@ public struct HTTPResponse: Equatable, Sendable {
     public var head: HTTPResponseHead
     /// At most the exchange's body limit; raw (not de-chunked).
     public var body: [UInt8]
+    /// Set when the head never ended (too large, or the peer stopped or went quiet): `head`
+    /// then holds the lines read before the cut, and this says why it was cut.
+    public var headCutOff: String?
 
-    public init(head: HTTPResponseHead, body: [UInt8]) {
+    public init(head: HTTPResponseHead, body: [UInt8], headCutOff: String? = nil) {
         self.head = head
         self.body = body
+        self.headCutOff = headCutOff
     }
 }
 
@@ -48,7 +52,11 @@ public struct HTTPExchange: Sendable {
             switch parser.feed(bytes) {
             case .needMoreData:
                 return .wait
-            case .invalid:
+            case .invalid(let error):
+                // A head over the bound still tells what came before it (a Server: line).
+                if error == .tooLarge(), let partial = parser.partialHead() {
+                    return finish(.response(HTTPResponse(head: partial, body: [], headCutOff: error.reason)))
+                }
                 return finish(.notHTTP(evidence: Evidence.text(received, maxLength: 64)))
             case .complete(let parsed, let prefix):
                 head = parsed
@@ -69,11 +77,17 @@ public struct HTTPExchange: Sendable {
 
     public mutating func connectionClosed() -> Action {
         if let head { return finish(.response(HTTPResponse(head: head, body: body))) }
+        if let partial = parser.partialHead() {
+            return finish(.response(HTTPResponse(head: partial, body: [], headCutOff: "connection closed before the head ended")))
+        }
         return finish(received.isEmpty ? .noResponse(reason: "connection closed") : .notHTTP(evidence: Evidence.text(received, maxLength: 64)))
     }
 
     public mutating func timedOut() -> Action {
         if let head { return finish(.response(HTTPResponse(head: head, body: body))) }
+        if let partial = parser.partialHead() {
+            return finish(.response(HTTPResponse(head: partial, body: [], headCutOff: "timeout before the head ended")))
+        }
         return finish(.noResponse(reason: "timeout"))
     }
 

@@ -80,6 +80,10 @@ public struct HTTPProbe: Sendable {
             if case .response(let response) = outcome {
                 result.rootStatus = response.head.statusCode
                 result.serverHeader = response.head["Server"]
+                if let cut = response.headCutOff {
+                    result.rootHeadCutOff = cut
+                    result.notes.append("the response head to GET / was cut off (\(cut)); read what came before")
+                }
                 if let version = IIS.version(serverHeader: result.serverHeader) {
                     result.iisVersion = "\(version.major).\(version.minor)"
                 }
@@ -149,6 +153,9 @@ public struct HTTPProbeResult: Equatable, Sendable {
     /// root.exe presence per path.
     public var rootExe: [(path: String, presence: IIS.RootExePresence)] = []
     public var notes: [String] = []
+    /// Why the head of the answer to `GET /` was cut off, when it was (the fields above are
+    /// then what was read before the cut).
+    public var rootHeadCutOff: String?
 
     public init() {}
 
@@ -161,5 +168,6 @@ public struct HTTPProbeResult: Equatable, Sendable {
         lhs.rootStatus == rhs.rootStatus && lhs.serverHeader == rhs.serverHeader && lhs.iisVersion == rhs.iisVersion
             && lhs.idaMapping == rhs.idaMapping && lhs.rootExe.map(\.path) == rhs.rootExe.map(\.path)
             && lhs.rootExe.map(\.presence) == rhs.rootExe.map(\.presence) && lhs.notes == rhs.notes
+            && lhs.rootHeadCutOff == rhs.rootHeadCutOff
     }
 }

@@ -89,6 +89,24 @@ public struct HTTPResponseHeadParser: Sendable {
         return state
     }
 
+    /// What can be read of a head that never ended (over the size bound, or the peer stopped):
+    /// the status line and the header lines completed before the cut, without the unfinished
+    /// last one. Nil when not even the status line is there and valid.
+    public func partialHead() -> HTTPResponseHead? {
+        let bounded = buffer.prefix(maxHeadSize)
+        guard let lastLineEnd = bounded.lastIndex(of: 0x0A) else { return nil }
+        // The status line and at most maxHeaderCount header lines, then drop lines from the end
+        // until the parser takes them (at most maxHeaderCount + 1 tries on bounded input).
+        var lines = Array(bounded[...lastLineEnd]).split(separator: 0x0A, maxSplits: maxHeaderCount + 1, omittingEmptySubsequences: false)
+            .prefix(maxHeaderCount + 1).map(Array.init)
+        while !lines.isEmpty {
+            let candidate = lines.joined(separator: [0x0A])
+            if let head = try? parseHead(Array(candidate)) { return head }
+            lines.removeLast()
+        }
+        return nil
+    }
+
     /// Parses a complete head (status line + header lines, without the blank line).
     func parseHead(_ head: [UInt8]) throws(CodecError) -> HTTPResponseHead {
         var lines = head.split(separator: 0x0A, omittingEmptySubsequences: false).map { line -> ArraySlice<UInt8> in
