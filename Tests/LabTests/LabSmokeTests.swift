@@ -17,7 +17,7 @@ import Glibc
             let namespaces = lab.currentNamespaces()
             let pids = await lab.processesInNamespaces()
             seen.withLock { $0 = Seen(prefix: lab.prefix, namespaces: namespaces, pids: pids) }
-            #expect(namespaces.count == 15) // mgmt, coord, segment bridge, jump, 11 hosts (the dead address has none)
+            #expect(namespaces.count == 16) // mgmt, coord, segment bridge, jump, 12 hosts (the dead address has none)
             #expect(lab.layout.processes.allSatisfy { kill($0.pid, 0) == 0 })
             // Servers do not block SIGTERM, so `down` and their TTL stop them gracefully.
             for process in lab.layout.processes {

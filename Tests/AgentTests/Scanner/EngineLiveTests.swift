@@ -38,6 +38,57 @@ import Testing
         #expect(stats.probesSent == 4 && stats.timeouts == 0 && stats.inFlight == 0)
     }
 
+    /// A TFTP server answers a read request from a new port (RFC 1350; tftpd-hpa and Windows do):
+    /// the reply counts, as any reply from the probed address does. A datagram from another
+    /// address does not.
+    @Test func aUDPReplyFromAnotherPortOfTheProbedHostCounts() async throws {
+        let (base, cidr) = ScanTestNet.block()
+        let host = ScanTestNet.host(base, 12)
+        @Sendable func boundSocket(_ address: IPv4Address) throws -> (Int32, UInt16) {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr = in_addr(s_addr: address.value.bigEndian)
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            guard fd >= 0, ok else { throw AgentError.state("bind \(address): errno \(errno)") }
+            return (fd, UInt16(bigEndian: local.sin_port))
+        }
+        let (server, port) = try boundSocket(host)
+        var wait = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(server, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        let error: [UInt8] = [0, 5, 0, 1] + Array("File not found".utf8) + [0]
+        let responder = Thread {
+            var buffer = [UInt8](repeating: 0, count: 512)
+            var peer = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let n = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(server, &buffer, buffer.count, 0, $0, &length) }
+            }
+            guard n > 0 else { return }
+            // First a datagram from another address to the prober's port (ignored), then the
+            // answer from a fresh port of the probed host.
+            if let (stray, _) = try? boundSocket(ScanTestNet.host(base, 13)) {
+                _ = withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(stray, [9, 9], 2, 0, $0, length) } }
+                close(stray)
+            }
+            usleep(20_000)
+            guard let (fresh, _) = try? boundSocket(host) else { return }
+            _ = withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fresh, error, error.count, 0, $0, length) } }
+            close(fresh)
+        }
+        responder.start()
+        defer { close(server) }
+        let engine = engine(try Scope(scope: [cidr]), timeout: .milliseconds(1500))
+        let outcomes = await engine.scan(host, probes: [.udp(port, payload: TFTP.readRequest())])
+        await engine.shutdown()
+        #expect(outcomes[0].state == .open && outcomes[0].reason == .udpResponse, "\(outcomes[0])")
+        #expect(outcomes[0].reply.map(TFTP.parseReply) == .error(code: 1, message: "File not found"))
+        #expect(engine.statistics.strayDatagrams == 1, "the datagram from another address was ignored")
+    }
+
     /// Sockets of the whole host (any process) with an end in `block`, from /proc/net, but listeners.
     static func sockets(in block: IPv4Address) -> [String] {
         var found: [String] = []

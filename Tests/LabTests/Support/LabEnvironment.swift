@@ -7,7 +7,7 @@ import Glibc
 /// What the lab needs from the machine, and where things are.
 enum LabEnvironment {
     /// The Debian packages the lab uses (CI installs them through scripts/setup).
-    static let debianPackages = ["iproute2", "nftables", "samba", "smbclient", "lighttpd", "socat", "nmap", "procps"]
+    static let debianPackages = ["iproute2", "nftables", "samba", "smbclient", "lighttpd", "socat", "tftpd-hpa", "nmap", "procps"]
 
     /// Tools every lab needs, whatever its hosts.
     static let baseTools = ["ip", "ss", "timeout", "nft", "bash"]
@@ -22,13 +22,14 @@ enum LabEnvironment {
             case "rpc": tools += ["/usr/libexec/samba/samba-dcerpcd"]
             case "iis": tools += ["lighttpd"]
             case "backdoor", "filtered": tools += ["socat"]
+            case "tftp": tools += ["/usr/sbin/in.tftpd"]
             default: break
             }
         }
         return tools
     }
 
-    static let allRoles = ["smb1-null", "smb1-auth", "smb2-only", "iis", "rpc", "backdoor", "conficker", "wannacry", "blaster",
+    static let allRoles = ["smb1-null", "smb1-auth", "smb2-only", "iis", "rpc", "backdoor", "tftp", "conficker", "wannacry", "blaster",
                            "filtered", "closed", "dead"]
     static let simulatedRoles: Set<String> = ["conficker", "wannacry", "blaster"]
 

@@ -73,6 +73,8 @@ public final class PortScanEngine: @unchecked Sendable {
         public var timeout: Duration = .zero
         public var outOfScope = 0
         public var localFailures = 0
+        /// Datagrams that reached a UDP probe's socket from another address than the probed one (ignored).
+        public var strayDatagrams = 0
         /// Window cuts by the congestion controller.
         public var windowCuts = 0
         /// Why the engine refused to send (e.g. it could not join its network namespace).
@@ -431,17 +433,13 @@ extension PortScanEngine {
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = probe.port.bigEndian
             address.sin_addr = in_addr(s_addr: batch.address.value.bigEndian)
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            let code = result == 0 ? 0 : errno
             if isUDP {
-                guard result == 0 else {
-                    close(fd)
-                    failed(pending, PortScanEngine.classify(errno: code), sentAt: sentAt, inFlight: false)
-                    return
-                }
-                let sent = payload.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+                // Not connected: a server may answer from another port (TFTP answers from a new
+                // one, RFC 1350), which a connected socket would drop. IP_RECVERR keeps the
+                // ICMP errors (port unreachable: closed) that a connected socket would report.
+                var on: Int32 = 1
+                _ = setsockopt(fd, Int32(IPPROTO_IP), IP_RECVERR, &on, socklen_t(MemoryLayout<Int32>.size))
+                let sent = Self.sendProbe(fd, payload, to: batch.address, port: probe.port)
                 if sent < 0 {
                     let sendErrno = errno
                     close(fd)
@@ -453,6 +451,10 @@ extension PortScanEngine {
                            udpTriesLeft: 1 + settings.retries - 1), events: Int16(POLLIN), deadline: sentAt + wait)
                 return
             }
+            let result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            let code = result == 0 ? 0 : errno
             switch code {
             case 0:
                 Self.closeAbortively(fd)
@@ -527,10 +529,37 @@ extension PortScanEngine {
             }
         }
 
+        /// One UDP probe datagram to the probed address (the scope gate has admitted it).
+        static func sendProbe(_ fd: Int32, _ payload: [UInt8], to host: IPv4Address, port: UInt16) -> Int {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr = in_addr(s_addr: host.value.bigEndian)
+            return payload.withUnsafeBytes { bytes in
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+        }
+
         private func handleUDP(slot: Int, _ flight: Flight) {
-            let n = receiveBuffer.withUnsafeMutableBytes { recv(flight.fd, $0.baseAddress, $0.count, 0) }
+            // A reply counts only from the probed address (from any of its ports); anything
+            // else that reaches this socket is read and ignored.
+            var source = sockaddr_in()
+            var sourceLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let n = receiveBuffer.withUnsafeMutableBytes { buffer in
+                withUnsafeMutablePointer(to: &source) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(flight.fd, buffer.baseAddress, buffer.count, 0, $0, &sourceLength) }
+                }
+            }
             let code = n < 0 ? errno : 0
             if n < 0, code == EAGAIN || code == EINTR { return }
+            if n >= 0, UInt32(bigEndian: source.sin_addr.s_addr) != flight.pending.batch.address.value {
+                stats.strayDatagrams += 1
+                return
+            }
             remove(slot: slot)
             close(flight.fd)
             if n >= 0 {
@@ -558,7 +587,8 @@ extension PortScanEngine {
                         flight.sentAt = t
                         stats.retries += 1
                         stats.probesSent += 1
-                        _ = flight.payload.withUnsafeBytes { send(flight.fd, $0.baseAddress, $0.count, 0) }
+                        let probe = flight.pending.batch.probes[flight.pending.index]
+                        _ = Self.sendProbe(flight.fd, flight.payload, to: flight.pending.batch.address, port: probe.port)
                         generation &+= 1
                         flight.generation = generation
                         flights[slot] = flight
