@@ -11,6 +11,29 @@ import Testing
     static let smbv1 = FindingObservation(detectionID: DetectionCatalogue.wannacrySMBv1, port: 445, proto: .tcp, evidence: "NT LM 0.12 accepted")
     static let p2p = FindingObservation(detectionID: DetectionCatalogue.confickerP2P, port: 3456, proto: .tcp, evidence: "valid reply")
 
+    /// A row that no longer reads back (a date in the year 10000, stored by an older version or
+    /// by hand) is left out of the views instead of failing them for every operator.
+    @Test func aRowThatCannotBeReadIsLeftOutOfTheViews() throws {
+        let good = try db.testAgent(at: t0), bad = try db.testAgent(at: t0)
+        try db.testReport(agent: good, at: t0, scan: Make.scan(at: t0, hosts: [
+            Make.host("198.18.1.10", findings: [Self.smbv1], services: [Self.smb]),
+            Make.host("198.18.1.11", findings: [Self.p2p]),
+        ]))
+        let broken = "10000-01-01 00:00:00.000"
+        try db.writer.write { db in
+            try db.execute(sql: "UPDATE agent SET lastReportAt = ? WHERE id = ?", arguments: [broken, bad])
+            try db.execute(sql: "UPDATE host SET lastSeen = ? WHERE address = '198.18.1.11'", arguments: [broken])
+            try db.execute(sql: "UPDATE finding SET firstSeen = ? WHERE address = '198.18.1.11'", arguments: [broken])
+            try db.execute(sql: "UPDATE scan SET finishedAt = ?", arguments: [broken])
+        }
+        #expect(try db.agentSummaries(now: t0).map(\.id) == [good])
+        let status = try db.fleetStatus(now: t0)
+        #expect(status.segments.first?.agents.values.reduce(0, +) == 1)
+        #expect(status.segments.first?.lastScanAt == nil, "a last-scan time that does not read back is left out")
+        #expect(try db.hosts().map(\.address) == ["198.18.1.10"])
+        #expect(try db.findings().map(\.address) == ["198.18.1.10"])
+    }
+
     /// An agent may only record hosts of its own segment: with a recorded scope, hosts outside
     /// it (another segment's range, a public address, not an address at all) are not stored,
     /// carry no findings and are not counted; the audit log names them. Finding ports outside

@@ -34,7 +34,7 @@ extension CoordinatorDatabase {
 
     public func agentSummaries(now: Date = Date()) throws -> [AgentSummary] {
         try read { db in
-            try AgentRecord.order(Column("segment"), Column("hostname"), Column("id")).fetchAll(db).map { Self.summary($0, now: now) }
+            try AgentRecord.order(Column("segment"), Column("hostname"), Column("id")).fetchReadable(db).map { Self.summary($0, now: now) }
         }
     }
 

@@ -40,9 +40,9 @@ extension CoordinatorDatabase {
             (filter.worm == nil || d.worm == filter.worm) && (filter.kind == nil || d.kind == filter.kind) && (filter.source == nil || d.source == filter.source)
         }.map(\.id)
         request = request.filter(ids.contains(Column("detectionID")))
-        let rows = try request.fetchAll(db)
-        let hosts = try HostRecord.fetchAll(db).reduce(into: [String: String]()) { $0["\($1.segment) \($1.address)"] = $1.netbiosName }
-        let agents = try AgentRecord.fetchAll(db).reduce(into: [String: String]()) { $0[$1.id] = $1.hostname }
+        let rows = try request.fetchReadable(db)
+        let hosts = try HostRecord.all().fetchReadable(db).reduce(into: [String: String]()) { $0["\($1.segment) \($1.address)"] = $1.netbiosName }
+        let agents = try AgentRecord.all().fetchReadable(db).reduce(into: [String: String]()) { $0[$1.id] = $1.hostname }
         return rows.compactMap { row -> FindingView? in
             guard let d = DetectionCatalogue.detection(row.detectionID) else { return nil }
             let hostName = row.address.map { hosts["\(row.segment) \($0)"] ?? nil } ?? agents[row.agentID]
@@ -62,14 +62,14 @@ extension CoordinatorDatabase {
         try read { db in
             var request = HostRecord.all()
             if let segment { request = request.filter(Column("segment") == segment) }
-            let hosts = try request.fetchAll(db)
+            let hosts = try request.fetchReadable(db)
             let open = try Self.findings(db, FindingFilter(segment: segment, source: .scan, status: .open))
             var findingsByHost: [String: [FindingView]] = [:]
             for f in open { if let a = f.address { findingsByHost["\(f.segment) \(a)", default: []].append(f) } }
             var servicesByHost: [String: [ServiceView]] = [:]
             var serviceRequest = ServiceRecord.order(Column("proto"), Column("port"))
             if let segment { serviceRequest = serviceRequest.filter(Column("segment") == segment) }
-            for s in try serviceRequest.fetchAll(db) {
+            for s in try serviceRequest.fetchReadable(db) {
                 guard let proto = TransportProtocol(rawValue: s.proto), let state = PortState(rawValue: s.state), let reason = PortReason(rawValue: s.reason) else { continue }
                 let observation = ServiceObservation(port: s.port, proto: proto, state: state, reason: reason, service: s.service, product: s.product,
                                                      version: s.version, banner: s.banner)
@@ -106,8 +106,8 @@ extension CoordinatorDatabase {
             if let since { request = request.filter(Column("at") >= since) }
             if let segment { request = request.filter(Column("segment") == segment) }
             if let agentID { request = request.filter(Column("agentID") == agentID) }
-            let agents = try AgentRecord.fetchAll(db).reduce(into: [String: String]()) { $0[$1.id] = $1.hostname }
-            return try request.fetchAll(db).reversed().compactMap { row in
+            let agents = try AgentRecord.all().fetchReadable(db).reduce(into: [String: String]()) { $0[$1.id] = $1.hostname }
+            return try request.fetchReadable(db).reversed().compactMap { row in
                 guard let kind = ChangeView.Kind(rawValue: row.kind) else { return nil }
                 return ChangeView(id: row.id ?? 0, at: row.at, agentID: row.agentID, segment: row.segment, hostName: agents[row.agentID] ?? "?",
                                   kind: kind, subject: row.subject, detail: row.detail)
@@ -121,7 +121,8 @@ extension CoordinatorDatabase {
             var result: [String: (lastScanAt: Date?, hostsUp: Int, worms: [WormCount], jumpHost: [Severity: Int])] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT segment, MAX(finishedAt) AS at FROM scan GROUP BY segment") {
                 let segment: String = row["segment"]
-                result[segment, default: (nil, 0, [], [:])].lastScanAt = row["at"]
+                // A date that does not read back leaves the segment without a last-scan time.
+                result[segment, default: (nil, 0, [], [:])].lastScanAt = try? row.decode(Date?.self, forColumn: "at")
             }
             for row in try Row.fetchAll(db, sql: "SELECT segment, COUNT(*) AS n FROM host GROUP BY segment") {
                 let segment: String = row["segment"]
