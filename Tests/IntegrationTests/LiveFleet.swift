@@ -24,8 +24,9 @@ final class LiveFleet: @unchecked Sendable {
     let operatorProfile: OperatorProfile
     let logger: Logger
 
-    static func start(configure: (inout CoordinatorConfig) -> Void = { _ in }) async throws -> LiveFleet {
-        let root = NSTemporaryDirectory() + "cordon-it-\(UUID().uuidString.prefix(8))"
+    /// - Parameter root: where the state goes (default: a new directory under the temporary one).
+    static func start(root: String? = nil, configure: (inout CoordinatorConfig) -> Void = { _ in }) async throws -> LiveFleet {
+        let root = root ?? NSTemporaryDirectory() + "cordon-it-\(UUID().uuidString.prefix(8))"
         let stateDir = CoordinatorStateDir(root + "/coordinator")
         let result = try stateDir.initialize(name: "127.0.0.1", extraNames: ["localhost"])
         let database = try CoordinatorDatabase.open(path: stateDir.database)
@@ -145,6 +146,8 @@ struct RawClient: Sendable {
     struct Reply {
         var status: Int
         var body: Data
+        var headers: [(String, String)] = []
+        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
         var error: APIErrorBody? { try? CordonJSON.decode(APIErrorBody.self, from: body) }
     }
 
@@ -158,7 +161,7 @@ struct RawClient: Sendable {
         }
         let response = try await client.execute(request, timeout: .seconds(30))
         let buffer = try await response.body.collect(upTo: 1 << 20)
-        return Reply(status: Int(response.status.code), body: Data(buffer: buffer))
+        return Reply(status: Int(response.status.code), body: Data(buffer: buffer), headers: response.headers.map { ($0.name, $0.value) })
     }
 
     func shutdown() async { try? await client.shutdown() }

@@ -4,6 +4,7 @@ public struct CoordinatorError: Error, Hashable, CustomStringConvertible, Sendab
         case config
         case stateDir
         case storage
+        case storageFull
         case token
         case notFound
         case conflict
@@ -31,6 +32,8 @@ public struct CoordinatorError: Error, Hashable, CustomStringConvertible, Sendab
     public static func config(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.config, r, file: file, line: line) }
     public static func stateDir(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.stateDir, r, file: file, line: line) }
     public static func storage(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.storage, r, file: file, line: line) }
+    /// The database could not write: the disk is full or failing. Nothing was stored.
+    public static func storageFull(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.storageFull, r, file: file, line: line) }
     public static func token(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.token, r, file: file, line: line) }
     public static func notFound(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.notFound, r, file: file, line: line) }
     public static func conflict(_ r: String, file: String = #fileID, line: Int = #line) -> Self { .init(.conflict, r, file: file, line: line) }
@@ -42,6 +45,7 @@ public struct CoordinatorError: Error, Hashable, CustomStringConvertible, Sendab
     public static let config = config("")
     public static let stateDir = stateDir("")
     public static let storage = storage("")
+    public static let storageFull = storageFull("")
     public static let token = token("")
     public static let notFound = notFound("")
     public static let conflict = conflict("")

@@ -10,17 +10,21 @@ public struct APIError: HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
     public var code: String
     public var message: String
+    /// Seconds for a Retry-After header (503).
+    public var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, code: String, _ message: String) {
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let data = (try? CordonJSON.encode(APIErrorBody(error: code, message: message))) ?? Data("{}".utf8)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
@@ -64,6 +68,14 @@ struct ErrorMiddleware: RouterMiddleware {
             return try APIError.badRequest(error.reason).response(from: request, context: context)
         } catch let error as CoordinatorError where error == .token {
             return try APIError.badRequest(error.reason).response(from: request, context: context)
+        } catch let error as CoordinatorError where error == .storageFull {
+            // Nothing was stored (the transaction rolled back): the client keeps what it sent
+            // and tries again later. Agents back off with jitter, so the retries do not come at once.
+            context.logger.critical("cannot write: the coordinator's disk is full or failing",
+                                    metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
+            return try APIError(.serviceUnavailable, code: APIErrorCode.storageUnavailable,
+                                "the coordinator cannot store this now: its disk is full or failing (\(error.reason)); nothing was stored, retry later",
+                                retryAfter: 60).response(from: request, context: context)
         } catch {
             context.logger.error("request failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
             return try APIError(.internalServerError, code: APIErrorCode.internalError, "internal error; see the coordinator's log")

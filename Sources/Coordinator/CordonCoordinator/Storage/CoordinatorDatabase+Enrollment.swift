@@ -150,6 +150,8 @@ extension CoordinatorDatabase {
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try writer.write(body)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL || error.resultCode == .SQLITE_IOERR {
+            throw CoordinatorError.storageFull("\(error.resultCode): \(error.message ?? error.description)")
         } catch let error as DatabaseError {
             throw CoordinatorError.storage("database write failed: \(error.message ?? error.description)")
         }

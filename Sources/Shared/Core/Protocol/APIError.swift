@@ -21,4 +21,6 @@ public enum APIErrorCode {
     public static let notFound = "not_found"
     public static let conflict = "conflict"
     public static let internalError = "internal_error"
+    /// 503: the coordinator cannot write (disk full or failing); nothing was stored.
+    public static let storageUnavailable = "storage_unavailable"
 }

@@ -1,0 +1,85 @@
+@testable import CordonCoordinator
+import CordonShared
+import Foundation
+import GRDB
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The coordinator's disk fills during an outbreak: requests that would write get 503 with a
+/// reason and a Retry-After, nothing half-written is left, and once space returns the same
+/// report is stored (once).
+@Suite(.serialized) struct DiskFullTests {
+    static func run(_ tool: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Writes zeros until the file system is full; returns the bytes written.
+    static func fill(_ path: String) -> Int {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        let chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var total = 0
+        while true {
+            let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            total += n
+        }
+        // The last partial blocks too.
+        let one = [UInt8](repeating: 0, count: 512)
+        while one.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 { total += 512 }
+        return total
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "mounting a small tmpfs needs root"))
+    func aFullDiskGets503WithRetryAfterAndTheReportIsStoredOnceSpaceReturns() async throws {
+        let mountPoint = NSTemporaryDirectory() + "cordon-full-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        #expect(try Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint]) == 0)
+        defer {
+            _ = try? Self.run("/bin/umount", ["-l", mountPoint])
+            try? FileManager.default.removeItem(atPath: mountPoint)
+        }
+        let fleet = try await LiveFleet.start(root: mountPoint + "/state")
+        let agent = try await fleet.enrollAgent()
+        let client = try fleet.rawAsAgent(agent)
+        let id = UUID().uuidString.lowercased()
+        // A report with an inventory-sized body, so the write needs pages the disk no longer has.
+        let report = try ProtocolLiveTests.reportJSON(id: id, padding: 256 * 1024)
+
+        let filled = Self.fill(mountPoint + "/filler")
+        #expect(filled > 0)
+        let full = try await client.send(.POST, APIPath.reports, body: report)
+        #expect(full.status == 503, "\(full.status) \(String(decoding: full.body, as: UTF8.self))")
+        #expect(full.header("Retry-After") == "60")
+        #expect(full.error?.error == APIErrorCode.storageUnavailable)
+        #expect(full.error?.message.contains("disk is full") == true, "\(full.error?.message ?? "")")
+        // Reads still work, and the database is intact.
+        let operatorClient = try fleet.rawAsOperator()
+        let status = try await operatorClient.send(.GET, APIPath.status)
+        await operatorClient.shutdown()
+        #expect(status.status == 200)
+        let check = try await fleet.database.writer.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }
+        #expect(check == "ok")
+        #expect(try fleet.database.reportCount() == 0, "nothing was stored while the disk was full")
+        #expect(unlink(mountPoint + "/filler") == 0)
+
+        // Space is back: the agent's retry of the same report is stored, once.
+        let again = try await client.send(.POST, APIPath.reports, body: report)
+        #expect(again.status == 201)
+        let duplicate = try await client.send(.POST, APIPath.reports, body: report)
+        #expect(duplicate.status == 200 && (try? CordonJSON.decode(ReportAck.self, from: duplicate.body))?.duplicate == true)
+        #expect(try fleet.database.reportCount() == 1)
+        await client.shutdown()
+        await agent.service.uplink.shutdown()
+        await fleet.finish()
+    }
+}
