@@ -1,3 +1,4 @@
+@testable import CordonAgent
 @testable import CordonCoordinator
 import CordonShared
 import Foundation
@@ -37,6 +38,55 @@ import Glibc
         let one = [UInt8](repeating: 0, count: 512)
         while one.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 { total += 512 }
         return total
+    }
+
+    /// The agent's own disk fills: a report that cannot be spooled is counted as dropped (the
+    /// count reaches the coordinator with the next report that fits), what the spool holds is
+    /// untouched and no half-written file is left, and the agent keeps heartbeating and
+    /// delivering what it holds.
+    @Test(.enabled(if: geteuid() == 0, "mounting a small tmpfs needs root"))
+    func theAgentsFullDiskCountsTheLostReportAndKeepsHeartbeating() async throws {
+        let mountPoint = NSTemporaryDirectory() + "cordon-agentfull-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        #expect(try Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint]) == 0)
+        defer {
+            _ = try? Self.run("/bin/umount", ["-l", mountPoint])
+            try? FileManager.default.removeItem(atPath: mountPoint)
+        }
+        let fleet = try await LiveFleet.start()
+        let agent = try await fleet.enrollAgent()
+        let spool = try Spool(directory: mountPoint + "/spool", maxBytes: 64 << 20)
+        let service = AgentService(config: agent.config, uplink: agent.service.uplink, spool: spool, logger: fleet.logger)
+
+        // Two reports spooled while the coordinator is down.
+        await fleet.stopCoordinator()
+        for _ in 0..<2 { #expect(await !service.runOnce()) }
+        let held = try spool.entries().map { try spool.read($0) }
+        #expect(held.count == 2)
+
+        // The disk fills. Spooling fails, is counted, and leaves what is there as it was.
+        #expect(Self.fill(mountPoint + "/filler") > 0)
+        #expect(throws: AgentError.self) { try spool.append(Data(repeating: 0x7B, count: 256 * 1024), carriedDrops: 2) }
+        #expect(spool.pendingDrops == 3, "the report and the two drops it carried")
+        #expect(try spool.entries().map { try spool.read($0) } == held)
+        let names = try FileManager.default.contentsOfDirectory(atPath: mountPoint + "/spool").sorted()
+        #expect(names == spool.entries().map { ($0.path as NSString).lastPathComponent }.sorted(), "no half-written file: \(names)")
+
+        // The coordinator is back, the disk still full: the heartbeat goes and the spool drains.
+        try await fleet.restartCoordinator()
+        #expect(await service.runOnce(), "heartbeat and delivery work on a full disk")
+        #expect(spool.depth == 0)
+        #expect(try fleet.database.reportIDs(agentID: agent.id).count == 2)
+        #expect(spool.pendingDrops == 4, "the report made on the full disk is counted too")
+
+        // Space returns: the next report carries the count.
+        #expect(unlink(mountPoint + "/filler") == 0)
+        #expect(await service.runOnce())
+        #expect(try fleet.database.reportIDs(agentID: agent.id).count == 3)
+        #expect(try fleet.database.agentDetail(id: agent.id)?.agent.spoolDroppedTotal == 4)
+        #expect(spool.pendingDrops == 0)
+        await agent.service.uplink.shutdown()
+        await fleet.finish()
     }
 
     @Test(.enabled(if: geteuid() == 0, "mounting a small tmpfs needs root"))

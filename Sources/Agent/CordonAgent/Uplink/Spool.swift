@@ -22,6 +22,9 @@ public final class Spool: @unchecked Sendable {
     public let directory: String
     public let maxBytes: Int
     private let lock = NSLock()
+    /// Drops counted while the disk could not take them (a report that could not be spooled):
+    /// kept in memory until ``takeDropped()`` hands them to the next report.
+    private var unsavedDrops = 0
 
     public init(directory: String, maxBytes: Int) throws {
         self.directory = directory
@@ -55,7 +58,7 @@ public final class Spool: @unchecked Sendable {
 
     /// Drops not yet carried by any report.
     public var pendingDrops: Int {
-        lock.withLock { unlockedPendingDrops() }
+        lock.withLock { unlockedPendingDrops() + unsavedDrops }
     }
 
     private func unlockedPendingDrops() -> Int {
@@ -73,7 +76,8 @@ public final class Spool: @unchecked Sendable {
         try lock.withLock {
             let pending = unlockedPendingDrops()
             if pending > 0 { try setPendingDrops(0) }
-            return pending
+            defer { unsavedDrops = 0 }
+            return pending + unsavedDrops
         }
     }
 
@@ -88,7 +92,10 @@ public final class Spool: @unchecked Sendable {
             do {
                 try SecureFile.create((directory as NSString).appendingPathComponent(name), contents: json, mode: 0o600)
             } catch {
-                throw AgentError.spool("cannot spool a report in \(directory): \(error)")
+                // The disk is full (or failing): this report and the drops it carried are
+                // counted as dropped and reach the coordinator with the next report that fits.
+                unsavedDrops += 1 + max(0, carriedDrops)
+                throw AgentError.spool("cannot spool a report in \(directory) (counted as dropped): \(error)")
             }
             var entries = unlockedEntries()
             var total = entries.reduce(0) { $0 + $1.size }

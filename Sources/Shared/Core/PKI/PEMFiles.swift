@@ -18,9 +18,15 @@ public enum SecureFile {
             throw CordonError.io("cannot create \(path): \(String(cString: strerror(err)))")
         }
         defer { close(fd) }
-        try writeAll(fd, contents, path: path)
-        _ = fchmod(fd, mode)  // the umask may have narrowed it; never widens beyond `mode`
-        guard fsync(fd) == 0 else { throw CordonError.io("cannot sync \(path): \(String(cString: strerror(errno)))") }
+        do {
+            try writeAll(fd, contents, path: path)
+            _ = fchmod(fd, mode)  // the umask may have narrowed it; never widens beyond `mode`
+            guard fsync(fd) == 0 else { throw CordonError.io("cannot sync \(path): \(String(cString: strerror(errno)))") }
+        } catch {
+            // A full disk must not leave half a file behind (it was created here, O_EXCL).
+            unlink(path)
+            throw error
+        }
     }
 
     /// Writes `path` atomically (temporary file, fsync, rename), with `mode`.
