@@ -142,6 +142,28 @@ import Testing
         }
     }
 
+    /// An agent whose clock is two hours ahead learns it from the heartbeat's answer, and
+    /// `cordon-agent status` says so; within five minutes it says the clocks agree.
+    @Test func aHostClockHoursOffIsMeasuredFromTheHeartbeat() async throws {
+        let fleet = try await LiveFleet.start()
+        let agent = try await fleet.enrollAgent()
+        let sent = Date()
+        let answer = try await agent.service.uplink.heartbeat(Heartbeat(sentAt: sent, agentVersion: "v", heartbeatInterval: 30, reportInterval: 300,
+                                                                         spoolDepth: 0, spoolDropped: 0))
+        let answered = Date()
+        let inSync = AgentService.clockSkew(sentAt: sent, serverTime: answer.serverTime, answeredAt: answered)
+        #expect(abs(inSync) < 2, "\(inSync)")
+        let ahead = AgentService.clockSkew(sentAt: sent.addingTimeInterval(7200), serverTime: answer.serverTime, answeredAt: answered.addingTimeInterval(7200))
+        #expect(abs(ahead - 7200) < 2, "\(ahead)")
+        let shown = AgentStatusCommand.clock(ahead)
+        #expect(shown.hasPrefix("OFF: ") && shown.contains("ahead of the coordinator's") && (shown.contains("119m") || shown.contains("120m") || shown.contains("2h")), "\(shown)")
+        #expect(AgentStatusCommand.clock(-ahead).contains("behind the coordinator's"))
+        #expect(AgentStatusCommand.clock(inSync).hasPrefix("agrees with the coordinator's"))
+        #expect(AgentStatusCommand.clock(nil).hasPrefix("not compared yet"))
+        await agent.service.uplink.shutdown()
+        await fleet.finish()
+    }
+
     @Test func aSumOfClientCountsSaturates() {
         #expect(Saturating.add(Int.max, 1) == Int.max)
         #expect(Saturating.add(Int.max, Int.max) == Int.max)

@@ -36,6 +36,8 @@ public struct AgentStatusCommand: AsyncParsableCommand {
         public var spoolDepth: Int
         public var spoolBytes: Int
         public var spoolPendingDrops: Int
+        /// This host's clock minus the coordinator's at the last heartbeat (seconds).
+        public var clockSkewSeconds: Double?
     }
 
     public func run() async throws {
@@ -47,7 +49,8 @@ public struct AgentStatusCommand: AsyncParsableCommand {
             let uplinkStatus = stateDir.loadStatus()
             var output = Output(enrolled: stateDir.isEnrolled, reachable: false, refused: false, lastContactAt: uplinkStatus.lastContactAt,
                                 lastReportAt: uplinkStatus.lastReportAt, lastError: uplinkStatus.lastError,
-                                spoolDepth: spool?.depth ?? 0, spoolBytes: spool?.bytes ?? 0, spoolPendingDrops: spool?.pendingDrops ?? 0)
+                                spoolDepth: spool?.depth ?? 0, spoolBytes: spool?.bytes ?? 0, spoolPendingDrops: spool?.pendingDrops ?? 0,
+                                clockSkewSeconds: uplinkStatus.clockSkewSeconds)
             if output.enrolled {
                 let record = try stateDir.loadEnrollment()
                 output.agentID = record.agentID
@@ -78,6 +81,13 @@ public struct AgentStatusCommand: AsyncParsableCommand {
         }
     }
 
+    static func clock(_ skew: Double?) -> String {
+        guard let skew else { return "not compared yet (no heartbeat answered)" }
+        let off = abs(skew)
+        if off <= 300 { return "agrees with the coordinator's (\(HumanDuration.format(off)) apart)" }
+        return "OFF: \(HumanDuration.format(off)) \(skew > 0 ? "ahead of" : "behind") the coordinator's; task lists and certificates are checked by it (check NTP)"
+    }
+
     static func render(_ o: Output) -> String {
         func date(_ d: Date?) -> String { d.map { CordonTime.format($0) } ?? "never" }
         guard o.enrolled else {
@@ -92,6 +102,7 @@ public struct AgentStatusCommand: AsyncParsableCommand {
             Last report:   \(date(o.lastReportAt))
             Last error:    \(o.lastError ?? "none")
             Spool:         \(o.spoolDepth) report(s), \(ByteSize.format(o.spoolBytes)), \(o.spoolPendingDrops) drop(s) not yet reported
+            Clock:         \(clock(o.clockSkewSeconds))
             """
     }
 }

@@ -122,6 +122,7 @@ public final class AgentService: Service, Sendable {
                                                          reportInterval: config.reportInterval.seconds,
                                                          spoolDepth: spool.depth, spoolDropped: spool.pendingDrops))
                 scopeObserver?(answer.allowedScope)
+                noteClockSkew(sentAt: now, answer: answer.serverTime, answeredAt: Date(), status: &status)
             }
             status.lastContactAt = Date()
             status.consecutiveFailures = 0
@@ -140,6 +141,31 @@ public final class AgentService: Service, Sendable {
             status.consecutiveFailures += 1
             return false
         }
+    }
+
+    /// How far this host's clock is from the coordinator's: the heartbeat's midpoint against the
+    /// server time in its answer. Over 5 minutes it is logged as a warning (task lists expire,
+    /// and certificates are checked, by this host's clock); `cordon-agent status` shows it.
+    func noteClockSkew(sentAt: Date, answer serverTime: Date, answeredAt: Date, status: inout UplinkStatus) {
+        let skew = Self.clockSkew(sentAt: sentAt, serverTime: serverTime, answeredAt: answeredAt)
+        let wasOff = abs(status.clockSkewSeconds ?? 0) > Self.clockSkewWarning
+        status.clockSkewSeconds = (skew * 10).rounded() / 10
+        if abs(skew) > Self.clockSkewWarning {
+            logger.warning("this host's clock is off from the coordinator's: task lists may be refused as expired or not yet valid", metadata: [
+                "skew": "\(skew > 0 ? "ahead" : "behind") by \(HumanDuration.format(abs(skew)))", "coordinator.time": "\(CordonTime.format(serverTime))",
+            ])
+        } else if wasOff {
+            logger.notice("this host's clock agrees with the coordinator's again", metadata: ["skew": "\(HumanDuration.format(abs(skew)))"])
+        }
+    }
+
+    static let clockSkewWarning: Double = 300
+
+    /// This host's clock minus the coordinator's: the middle of the heartbeat's round trip (by
+    /// this host's clock) against the time the coordinator put in its answer.
+    static func clockSkew(sentAt: Date, serverTime: Date, answeredAt: Date) -> Double {
+        let midpoint = sentAt.addingTimeInterval(max(0, answeredAt.timeIntervalSince(sentAt)) / 2)
+        return midpoint.timeIntervalSince(serverTime)
     }
 
     /// Sends spooled reports oldest first; each is deleted only after the coordinator's

@@ -22,6 +22,9 @@ public struct UplinkStatus: Codable, Sendable, Equatable {
     public var lastErrorAt: Date?
     public var lastError: String?
     public var consecutiveFailures: Int
+    /// This host's clock minus the coordinator's, from the last heartbeat answer (seconds;
+    /// positive: this host is ahead). Task expiry and certificate checks use this host's clock.
+    public var clockSkewSeconds: Double?
 
     public init() {
         consecutiveFailures = 0

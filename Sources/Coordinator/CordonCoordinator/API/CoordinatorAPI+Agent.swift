@@ -26,6 +26,12 @@ extension CoordinatorAPI {
             guard body.sentAt >= CordonJSON.protocolDateFloor else {
                 throw APIError.badRequest("'sentAt' \(CordonTime.format(body.sentAt)) is before 2000: check the agent's clock")
             }
+            let skew = body.sentAt.timeIntervalSince(now())
+            if abs(skew) > 300 {
+                context.logger.warning("an agent's clock is off from the coordinator's: its task lists may be refused as expired", metadata: [
+                    "agent.id": "\(agent.id)", "skew": "\(skew > 0 ? "ahead" : "behind") by \(HumanDuration.format(abs(skew)))",
+                ])
+            }
             try database.recordHeartbeat(agentID: agent.id, heartbeat: body, now: now())
             return try Response.json(HeartbeatResponse(serverTime: now(), allowedScope: try database.segmentScope(name: agent.segment ?? "")))
         }

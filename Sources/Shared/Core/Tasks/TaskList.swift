@@ -126,20 +126,31 @@ public struct SignedTaskList: Codable, Sendable, Equatable {
         case badSignature
         case malformed(String)
         case otherAgent(String)
-        case expired(Date)
+        /// Expired by this host's clock; the text says when, by which clock, and how far this
+        /// host's clock is ahead if the list arrived right after it was issued.
+        case expired(String)
         case replayed(sequence: Int64, lastSeen: Int64)
         case badSequence(Int64)
 
         public var reason: String {
             switch self {
-            case .badSignature: "the signature does not verify with the coordinator's task key"
-            case .malformed(let why): "the task list is malformed: \(why)"
-            case .otherAgent(let id): "the task list is for agent \(id), not this one"
-            case .expired(let at): "the task list expired at \(CordonTime.format(at))"
-            case .replayed(let sequence, let lastSeen): "sequence \(sequence) was already accepted by this agent (highest \(lastSeen)): a replay"
-            case .badSequence(let sequence): "sequence \(sequence) is not a positive number"
+            case .badSignature: return "the signature does not verify with the coordinator's task key"
+            case .malformed(let why): return "the task list is malformed: \(why)"
+            case .otherAgent(let id): return "the task list is for agent \(id), not this one"
+            case .expired(let why): return why
+            case .replayed(let sequence, let lastSeen): return "sequence \(sequence) was already accepted by this agent (highest \(lastSeen)): a replay"
+            case .badSequence(let sequence): return "sequence \(sequence) is not a positive number"
             }
         }
+    }
+
+    /// Why a list is expired, with both clocks: the expiry is checked by this host's clock, and a
+    /// list that arrived right after it was issued says how far that clock is ahead.
+    static func expiryReason(_ list: TaskList, now: Date) -> String {
+        let ahead = HumanDuration.format(max(0, now.timeIntervalSince(list.issuedAt)))
+        return "the task list expired at \(CordonTime.format(list.expiresAt)) by this host's clock (now \(CordonTime.format(now))); "
+            + "the coordinator issued it at \(CordonTime.format(list.issuedAt)) by its clock: if it arrived just after that, "
+            + "this host's clock is about \(ahead) ahead (check NTP)"
     }
 
     /// Verifies the signature first (nothing in an unsigned payload is trusted), then the
@@ -154,7 +165,7 @@ public struct SignedTaskList: Codable, Sendable, Equatable {
         let list: TaskList
         do { list = try CordonJSON.decode(TaskList.self, from: payload) } catch { return .failure(.malformed(CordonJSON.describe(error))) }
         guard list.agentID == agentID else { return .failure(.otherAgent(list.agentID)) }
-        guard list.expiresAt > now else { return .failure(.expired(list.expiresAt)) }
+        guard list.expiresAt > now else { return .failure(.expired(Self.expiryReason(list, now: now))) }
         guard list.sequence >= 1 else { return .failure(.badSequence(list.sequence)) }
         guard !accepted.contains(list.sequence) else { return .failure(.replayed(sequence: list.sequence, lastSeen: accepted.highest)) }
         do {
