@@ -93,7 +93,18 @@ import Testing
     static func sockets(in block: IPv4Address) -> [String] {
         var found: [String] = []
         for table in ["/proc/net/tcp", "/proc/net/udp"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            // Read to EOF with read(2): String(contentsOfFile:) stops after the first 4 KiB of a
+            // /proc file (about 27 sockets), which hid connections on a busy machine.
+            let fd = open(table, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let n = read(fd, &chunk, chunk.count)
+                if n <= 0 { break }
+                bytes += chunk.prefix(n)
+            }
+            close(fd)
+            let text = String(decoding: bytes, as: UTF8.self)
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
                 guard fields.count > 3 else { continue }
