@@ -1,0 +1,95 @@
+@testable import CordonAgent
+@testable import CordonCoordinator
+import CordonShared
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The coordinator is killed with SIGKILL while agents report, then started again on the same
+/// state: the database is intact, every report an agent made is stored exactly once (those
+/// acknowledged before the kill, and those spooled across it), and the agents recover by
+/// themselves.
+@Suite(.serialized) struct CoordinatorKillTests {
+    /// Records the ID of every report an agent makes.
+    final class ReportLedger: ReportComposer, @unchecked Sendable {
+        let made = Mutex<[String]>([])
+        func compose(into report: inout AgentReport) async { let id = report.id; made.withLock { $0.append(id) } }
+    }
+
+    @Test func killNineMidLoadLosesNothingAndStoresNothingTwice() async throws {
+        let root = NSTemporaryDirectory() + "cordon-kill-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let state = root + "/coordinator"
+        let initResult = try await Child.run(Binaries.cordon, ["init", "--state-dir", state, "--name", "127.0.0.1", "--json"])
+        #expect(initResult.status == 0, "\(initResult.stderr)")
+        struct InitOutput: Decodable { var caFingerprint: String }
+        let fingerprint = try JSONDecoder().decode(InitOutput.self, from: Data(initResult.stdout.utf8)).caFingerprint
+
+        func serve(port: String) async throws -> (Child, String) {
+            let child = try Child(Binaries.cordon, ["serve", "--state-dir", state, "--host", "127.0.0.1", "--port", port])
+            #expect(await child.waitForOutput(timeout: 20) { $0.contains("coordinator listening") }, "\(child.stderr)")
+            let bound = try #require(child.stderr.firstMatch(of: /127\.0\.0\.1:(\d+)/).map { String($0.1) })
+            return (child, bound)
+        }
+        var (coordinator, port) = try await serve(port: "0")
+        let url = "https://127.0.0.1:\(port)"
+        let op = try await Child.run(Binaries.cordon, ["operators", "add", "alice", "--state-dir", state, "--coordinator", url, "--out", root + "/op"])
+        #expect(op.status == 0, "\(op.stderr)")
+        let token = try await Child.run(Binaries.cordon, ["tokens", "create", "--segment", "dmz", "--uses", "8", "--profile", root + "/op/alice.yaml"])
+        let tokenValue = token.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        var logger = Logger(label: "kill-test")
+        logger.logLevel = .critical
+        var agents: [(id: String, service: AgentService, ledger: ReportLedger)] = []
+        for i in 0..<8 {
+            let stateDir = AgentStateDir(root + "/agent-\(i)")
+            let record = try await Enroller(stateDir: stateDir, logger: logger).enroll(coordinator: url, token: tokenValue, caFingerprint: fingerprint,
+                                                                                        hostname: "jump-\(i)")
+            var config = AgentConfig(stateDir: stateDir.path)
+            config.reportInterval = .init(seconds: 0.2)
+            config.heartbeatInterval = .init(seconds: 0.5)
+            config.maxBackoff = .init(seconds: 0.5)
+            let ledger = ReportLedger()
+            let service = AgentService(config: config, uplink: try Uplink(stateDir: stateDir, logger: logger),
+                                       spool: try Spool(directory: stateDir.spoolDirectory, maxBytes: 64 << 20), composers: [ledger], logger: logger)
+            agents.append((record.agentID, service, ledger))
+        }
+        let running = agents.map { agent in Task { try await agent.service.run() } }
+
+        try await Task.sleep(for: .seconds(2))
+        coordinator.signal(SIGKILL)
+        _ = await coordinator.wait(timeout: 10)
+        try await Task.sleep(for: .seconds(1))    // the agents spool meanwhile
+        (coordinator, port) = try await serve(port: port)
+        defer { coordinator.signal(SIGKILL) }
+        try await Task.sleep(for: .seconds(3))    // they come back by themselves
+
+        for task in running { task.cancel() }
+        for task in running { _ = try? await task.value }
+        // What is still spooled goes now.
+        for agent in agents { #expect(await agent.service.runOnce(), "agent \(agent.id) reaches the restarted coordinator") }
+
+        coordinator.signal(SIGTERM)
+        _ = await coordinator.wait(timeout: 20)
+        let database = try DatabaseQueue(path: state + "/cordon.db")
+        #expect(try await database.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok")
+        var total = 0
+        for agent in agents {
+            let made = agent.ledger.made.withLock { $0 }
+            let stored = try await database.read { try String.fetchAll($0, sql: "SELECT id FROM report WHERE agentID = ?", arguments: [agent.id]) }
+            total += made.count
+            #expect(made.count >= 10, "agent \(agent.id) made only \(made.count) reports")
+            #expect(Set(stored) == Set(made), "agent \(agent.id): made \(made.count), stored \(stored.count)")
+            #expect(stored.count == Set(stored).count, "no report stored twice")
+            #expect(agent.service.spool.depth == 0 && agent.service.spool.pendingDrops == 0)
+            await agent.service.uplink.shutdown()
+        }
+        Swift.print("kill -9 mid-load: \(agents.count) agents, \(total) reports made, all stored once; integrity_check ok")
+    }
+}
