@@ -131,6 +131,21 @@ import X509
         #expect(SecureFile.mode(of: path) == 0o644)
         #expect(throws: CordonError.io) { try SecureFile.read(path, limit: 2) }
     }
+
+    /// An I/O error is an error, not empty data: a directory (EISDIR on read) used to read as "".
+    /// An empty file is empty; a /proc file is read past its first page.
+    @Test func readErrorsAreErrorsAndProcFilesAreReadWhole() throws {
+        let dir = NSTemporaryDirectory() + "cordon-sf-\(UUID().uuidString)"
+        try SecureFile.makeDirectory(dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(throws: CordonError.io) { try SecureFile.read(dir) }
+        #expect(throws: CordonError.io) { try SecureFile.read(dir + "/missing") }
+        try SecureFile.create(dir + "/empty", contents: Data())
+        #expect(try SecureFile.read(dir + "/empty").isEmpty)
+        // /proc/self/maps of this test process is far over 4 KiB; its last line ends in a newline.
+        let maps = try SecureFile.read("/proc/self/maps", limit: 16 << 20)
+        #expect(maps.count > 8192 && maps.last == UInt8(ascii: "\n"), "\(maps.count) bytes")
+    }
 }
 
 @Suite struct ConfigFileTests {

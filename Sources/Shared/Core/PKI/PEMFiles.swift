@@ -7,6 +7,14 @@ import Musl
 import Darwin
 #endif
 
+#if canImport(Glibc)
+private let secureFilePOSIXRead = Glibc.read
+#elseif canImport(Musl)
+private let secureFilePOSIXRead = Musl.read
+#else
+private let secureFilePOSIXRead = Darwin.read
+#endif
+
 /// Files that hold secrets or state: created with an explicit mode, replaced atomically.
 public enum SecureFile {
     /// Creates `path` with `mode`, refusing to overwrite an existing file.
@@ -56,13 +64,24 @@ public enum SecureFile {
         }
     }
 
+    /// Reads a whole file of at most `limit` bytes. An I/O error is an error, never empty data
+    /// (a spooled report hit by one would otherwise be sent empty); /proc files are read to EOF.
     public static func read(_ path: String, limit: Int = 16 << 20) throws -> Data {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            let err = errno
-            throw CordonError.io("cannot read \(path): \(String(cString: strerror(err)))")
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CordonError.io("cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while data.count <= limit {
+            let want = min(buffer.count, limit + 1 - data.count)
+            let n = buffer.withUnsafeMutableBytes { secureFilePOSIXRead(fd, $0.baseAddress, want) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CordonError.io("cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            data.append(contentsOf: buffer.prefix(n))
         }
-        defer { try? handle.close() }
-        let data = (try? handle.read(upToCount: limit + 1)) ?? Data()
         guard data.count <= limit else { throw CordonError.io("\(path) is larger than \(limit) bytes") }
         return data
     }
