@@ -1,3 +1,4 @@
+import CordonShared
 import Foundation
 
 #if canImport(Glibc)
@@ -122,18 +123,12 @@ struct RootedFileSystem: Sendable {
         }
         // Read one byte more than the limit to learn whether the file was cut (files in /proc
         // report size 0, so the size cannot be trusted).
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while data.count <= limit {
-            let want = min(buffer.count, limit + 1 - data.count)
-            let count = buffer.withUnsafeMutableBytes { inventoryPOSIXRead(fd, $0.baseAddress, want) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                if data.isEmpty { return .failure(InventoryFileError(errno: errno)) }
-                break
-            }
-            if count == 0 { break }
-            data.append(contentsOf: buffer[0..<count])
+        // A read that fails part way is an error, not a shorter file.
+        var data: Data
+        do {
+            data = try SecureFile.readBounded(fd, limit: limit)
+        } catch {
+            return .failure(InventoryFileError(errno: error.code))
         }
         if data.count > limit {
             data = data.prefix(limit)

@@ -43,18 +43,13 @@ public struct LiveRemediationFiles: RemediationFiles {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw fail("stat", path) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw AgentError.remediation("\(path) is not a regular file") }
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { inventoryPOSIXRead(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw fail("read", path)
-            }
-            if count == 0 { break }
-            data.append(contentsOf: buffer[0..<count])
-            if data.count > maxBytes { throw AgentError.remediation("\(path) is larger than \(maxBytes) bytes") }
+        let data: Data
+        do {
+            data = try SecureFile.readBounded(fd, limit: maxBytes)
+        } catch {
+            throw fail("read", path, error.code)
         }
+        if data.count > maxBytes { throw AgentError.remediation("\(path) is larger than \(maxBytes) bytes") }
         return FileSnapshot(contents: data, uid: UInt32(info.st_uid), gid: UInt32(info.st_gid), mode: UInt32(info.st_mode) & 0o7777)
     }
 

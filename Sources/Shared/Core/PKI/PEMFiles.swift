@@ -70,19 +70,37 @@ public enum SecureFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CordonError.io("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        let data: Data
+        do {
+            data = try readBounded(fd, limit: limit)
+        } catch {
+            throw CordonError.io("cannot read \(path): \(String(cString: strerror(error.code)))")
+        }
+        guard data.count <= limit else { throw CordonError.io("\(path) is larger than \(limit) bytes") }
+        return data
+    }
+
+    /// A read(2) that failed, with its errno.
+    public struct ReadFailure: Error, Sendable { public let code: Int32 }
+
+    /// Reads `fd` to EOF, but at most `limit + 1` bytes (one more than allowed, so the caller
+    /// learns that the file is larger: /proc files report size 0). Retries EINTR; any other
+    /// error is thrown, never turned into a short read.
+    public static func readBounded(_ fd: Int32, limit: Int) throws(ReadFailure) -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        let limit = max(0, limit)
         while data.count <= limit {
             let want = min(buffer.count, limit + 1 - data.count)
             let n = buffer.withUnsafeMutableBytes { secureFilePOSIXRead(fd, $0.baseAddress, want) }
             if n < 0 {
-                if errno == EINTR { continue }
-                throw CordonError.io("cannot read \(path): \(String(cString: strerror(errno)))")
+                let code = errno
+                if code == EINTR { continue }
+                throw ReadFailure(code: code)
             }
             if n == 0 { break }
             data.append(contentsOf: buffer.prefix(n))
         }
-        guard data.count <= limit else { throw CordonError.io("\(path) is larger than \(limit) bytes") }
         return data
     }
 
