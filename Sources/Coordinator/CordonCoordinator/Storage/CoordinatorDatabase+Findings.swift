@@ -12,7 +12,7 @@ extension CoordinatorDatabase {
         // Only hosts inside the segment's recorded scope are the segment's: an agent that lists
         // others (another segment's range, public addresses) does not get them counted here.
         // They are left out and the operator sees it in the audit log.
-        let (hosts, outside) = Self.hostsInScope(db, scan.hosts, segment: agent.segment)
+        let (hosts, outside) = try Self.hostsInScope(db, scan.hosts, segment: agent.segment)
         try ScanRecord(id: scan.id, agentID: agent.id, segment: agent.segment, profile: String(scan.profile.prefix(64)), startedAt: scan.startedAt,
                        finishedAt: scan.finishedAt, complete: scan.complete, addressesScanned: max(0, scan.addressesScanned),
                        hostsUp: hosts.count, hostsDown: max(0, scan.hostsDown), receivedAt: now).insert(db)
@@ -64,8 +64,8 @@ extension CoordinatorDatabase {
     /// The scan's hosts with a valid address inside the segment's recorded scope, and the
     /// addresses of the others (sanitized, for the audit note). Without a recorded scope every
     /// host with a valid address is taken, as before `cordon segments set`.
-    static func hostsInScope(_ db: Database, _ hosts: [ScannedHost], segment: String) -> (inside: [ScannedHost], outside: [String]) {
-        let record = try? SegmentRecord.fetchOne(db, key: segment)
+    static func hostsInScope(_ db: Database, _ hosts: [ScannedHost], segment: String) throws -> (inside: [ScannedHost], outside: [String]) {
+        let record = try SegmentRecord.fetchOne(db, key: segment)
         let scope = (record.flatMap { try? CordonJSON.decode([String].self, from: $0.scopeJSON) } ?? []).compactMap(IPv4CIDR.init)
         var inside: [ScannedHost] = [], outside: [String] = []
         for host in hosts {
