@@ -84,7 +84,7 @@ public struct AgentStatusCommand: AsyncParsableCommand {
     static func clock(_ skew: Double?) -> String {
         guard let skew else { return "not compared yet (no heartbeat answered)" }
         let off = abs(skew)
-        if off <= 300 { return "agrees with the coordinator's (\(HumanDuration.format(off)) apart)" }
+        if off <= ClockSkew.warningSeconds { return "agrees with the coordinator's (\(HumanDuration.format(off)) apart)" }
         return "OFF: \(HumanDuration.format(off)) \(skew > 0 ? "ahead of" : "behind") the coordinator's; task lists and certificates are checked by it (check NTP)"
     }
 

@@ -144,22 +144,21 @@ public final class AgentService: Service, Sendable {
     }
 
     /// How far this host's clock is from the coordinator's: the heartbeat's midpoint against the
-    /// server time in its answer. Over 5 minutes it is logged as a warning (task lists expire,
-    /// and certificates are checked, by this host's clock); `cordon-agent status` shows it.
+    /// server time in its answer. Going over 5 minutes is logged as a warning once (task lists
+    /// expire, and certificates are checked, by this host's clock), coming back once;
+    /// `cordon-agent status` shows it all along.
     func noteClockSkew(sentAt: Date, answer serverTime: Date, answeredAt: Date, status: inout UplinkStatus) {
         let skew = Self.clockSkew(sentAt: sentAt, serverTime: serverTime, answeredAt: answeredAt)
-        let wasOff = abs(status.clockSkewSeconds ?? 0) > Self.clockSkewWarning
+        let wasOff = abs(status.clockSkewSeconds ?? 0) > ClockSkew.warningSeconds
         status.clockSkewSeconds = (skew * 10).rounded() / 10
-        if abs(skew) > Self.clockSkewWarning {
+        if abs(skew) > ClockSkew.warningSeconds, !wasOff {
             logger.warning("this host's clock is off from the coordinator's: task lists may be refused as expired or not yet valid", metadata: [
                 "skew": "\(skew > 0 ? "ahead" : "behind") by \(HumanDuration.format(abs(skew)))", "coordinator.time": "\(CordonTime.format(serverTime))",
             ])
-        } else if wasOff {
+        } else if abs(skew) <= ClockSkew.warningSeconds, wasOff {
             logger.notice("this host's clock agrees with the coordinator's again", metadata: ["skew": "\(HumanDuration.format(abs(skew)))"])
         }
     }
-
-    static let clockSkewWarning: Double = 300
 
     /// This host's clock minus the coordinator's: the middle of the heartbeat's round trip (by
     /// this host's clock) against the time the coordinator put in its answer.

@@ -1,5 +1,6 @@
 import CordonShared
 import Foundation
+import Logging
 import Hummingbird
 
 extension CoordinatorAPI {
@@ -27,10 +28,14 @@ extension CoordinatorAPI {
                 throw APIError.badRequest("'sentAt' \(CordonTime.format(body.sentAt)) is before 2000: check the agent's clock")
             }
             let skew = body.sentAt.timeIntervalSince(now())
-            if abs(skew) > 300 {
-                context.logger.warning("an agent's clock is off from the coordinator's: its task lists may be refused as expired", metadata: [
-                    "agent.id": "\(agent.id)", "skew": "\(skew > 0 ? "ahead" : "behind") by \(HumanDuration.format(abs(skew)))",
-                ])
+            let off = abs(skew) > ClockSkew.warningSeconds
+            if skewedClocks.update(agent.id, off: off) {
+                let metadata: Logger.Metadata = ["agent.id": "\(agent.id)", "skew": "\(skew > 0 ? "ahead" : "behind") by \(HumanDuration.format(abs(skew)))"]
+                if off {
+                    context.logger.warning("an agent's clock is off from the coordinator's: its task lists may be refused as expired", metadata: metadata)
+                } else {
+                    context.logger.notice("an agent's clock agrees with the coordinator's again", metadata: metadata)
+                }
             }
             try database.recordHeartbeat(agentID: agent.id, heartbeat: body, now: now())
             return try Response.json(HeartbeatResponse(serverTime: now(), allowedScope: try database.segmentScope(name: agent.segment ?? "")))

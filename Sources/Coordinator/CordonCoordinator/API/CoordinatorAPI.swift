@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import Logging
+import Synchronization
 import X509
 
 /// The coordinator's routes and what they need: storage, the CA and the limits.
@@ -17,6 +18,9 @@ public struct CoordinatorAPI: Sendable {
     public let secretsKey: @Sendable () throws -> Curve25519.KeyAgreement.PrivateKey
     /// The clock routes judge expiry and liveness by (injected by tests).
     public let now: @Sendable () -> Date
+    /// Agents whose clocks are off, so that the log says so when it starts and when it ends,
+    /// not on every heartbeat.
+    let skewedClocks = SkewedClocks()
 
     public init(database: CoordinatorDatabase, ca: CertificateAuthority, keys: CoordinatorKeys, config: CoordinatorConfig,
                 dispatcher: TaskDispatcher = TaskDispatcher(),
@@ -70,5 +74,15 @@ public struct CoordinatorAPI: Sendable {
         }
         return IssuedCertificate(serial: certificate.serialNumber.hex, notAfter: certificate.notValidAfter,
                                  pem: try certificate.serializeAsPEM().pemString)
+    }
+}
+
+/// The agents whose clocks are off from the coordinator's (at most one entry per agent).
+final class SkewedClocks: Sendable {
+    private let agents = Mutex(Set<String>())
+
+    /// Records whether the agent's clock is off; true when that changed.
+    func update(_ agentID: String, off: Bool) -> Bool {
+        agents.withLock { off ? $0.insert(agentID).inserted : $0.remove(agentID) != nil }
     }
 }

@@ -46,3 +46,9 @@ public struct AgentRemoteConfig: Codable, Sendable, Equatable {
         self.allowedScope = allowedScope
     }
 }
+
+/// How far apart an agent's clock and the coordinator's may be before both say so: task lists
+/// expire, and certificates are checked, by the agent's own clock.
+public enum ClockSkew {
+    public static let warningSeconds: Double = 300
+}
