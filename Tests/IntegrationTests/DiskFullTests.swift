@@ -22,6 +22,22 @@ import Glibc
         return process.terminationStatus
     }
 
+    /// A new directory with a tmpfs of `size` on it (removed by ``unmount(_:)``).
+    static func mountTmpfs(size: String) throws -> String {
+        let mountPoint = NSTemporaryDirectory() + "cordon-full-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        guard try run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint]) == 0 else {
+            try? FileManager.default.removeItem(atPath: mountPoint)
+            throw CordonError.io("cannot mount a tmpfs on \(mountPoint)")
+        }
+        return mountPoint
+    }
+
+    static func unmount(_ mountPoint: String) {
+        _ = try? run("/bin/umount", ["-l", mountPoint])
+        try? FileManager.default.removeItem(atPath: mountPoint)
+    }
+
     /// Writes zeros until the file system is full; returns the bytes written.
     static func fill(_ path: String) -> Int {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -46,13 +62,8 @@ import Glibc
     /// delivering what it holds.
     @Test(.enabled(if: geteuid() == 0, "mounting a small tmpfs needs root"))
     func theAgentsFullDiskCountsTheLostReportAndKeepsHeartbeating() async throws {
-        let mountPoint = NSTemporaryDirectory() + "cordon-agentfull-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        #expect(try Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint]) == 0)
-        defer {
-            _ = try? Self.run("/bin/umount", ["-l", mountPoint])
-            try? FileManager.default.removeItem(atPath: mountPoint)
-        }
+        let mountPoint = try Self.mountTmpfs(size: "2m")
+        defer { Self.unmount(mountPoint) }
         let fleet = try await LiveFleet.start()
         let agent = try await fleet.enrollAgent()
         let spool = try Spool(directory: mountPoint + "/spool", maxBytes: 64 << 20)
@@ -91,13 +102,8 @@ import Glibc
 
     @Test(.enabled(if: geteuid() == 0, "mounting a small tmpfs needs root"))
     func aFullDiskGets503WithRetryAfterAndTheReportIsStoredOnceSpaceReturns() async throws {
-        let mountPoint = NSTemporaryDirectory() + "cordon-full-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        #expect(try Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint]) == 0)
-        defer {
-            _ = try? Self.run("/bin/umount", ["-l", mountPoint])
-            try? FileManager.default.removeItem(atPath: mountPoint)
-        }
+        let mountPoint = try Self.mountTmpfs(size: "8m")
+        defer { Self.unmount(mountPoint) }
         let fleet = try await LiveFleet.start(root: mountPoint + "/state")
         let agent = try await fleet.enrollAgent()
         let client = try fleet.rawAsAgent(agent)
