@@ -92,6 +92,51 @@ import Testing
         #expect(dmz.worms.contains(WormCount(worm: .wannacry, exposedHosts: 1, infectedHosts: 0)))
     }
 
+    /// What the views show of a database, without the IDs that differ between databases.
+    static func fingerprint(_ db: CoordinatorDatabase) throws -> [String] {
+        try db.hosts().map { "\($0.address) \($0.services.map(\.observation.port)) \($0.exposedTo) \($0.infectedBy)" }
+            + db.findings(FindingFilter(status: nil)).map { "\($0.address ?? "-") \($0.detectionID) \($0.firstSeen) \($0.lastSeen) \(String(describing: $0.resolvedAt))" }
+    }
+
+    /// A scan's hosts are recorded in transactions of bounded time, before the report
+    /// row: the result is the same as one transaction gives, a report resent after the
+    /// coordinator died part way through changes nothing, and a redelivery is a duplicate.
+    @Test func aLargeScanIsRecordedInBoundedTransactionsWithTheSameResult() throws {
+        let hosts = (0..<600).map { i in
+            Make.host("198.18.\(1 + i / 250).\(i % 250 + 1)", findings: i % 3 == 0 ? [Self.smbv1] : (i % 7 == 0 ? [Self.p2p] : []),
+                      services: i % 2 == 0 ? [Self.smb] : [])
+        }
+        let report = AgentReport(createdAt: t0, facts: Make.facts, scan: Make.scan(at: t0, hosts: hosts))
+        let body = try CordonJSON.encode(report)
+
+        let whole = try CoordinatorDatabase.inMemory()
+        _ = try whole.ingest(report: report, body: body, agentID: try whole.testAgent(at: t0), now: t0, scanTransactionTime: .seconds(3600))
+        let chunked = try CoordinatorDatabase.inMemory()
+        let agent = try chunked.testAgent(at: t0)
+        #expect(try chunked.ingest(report: report, body: body, agentID: agent, now: t0, scanTransactionTime: .zero).duplicate == false)
+        #expect(try Self.fingerprint(chunked) == Self.fingerprint(whole))
+        #expect(try chunked.hosts().count == 600)
+        #expect(try chunked.fleetStatus(now: t0).segments.first?.hostsUp == 600)
+        #expect(try chunked.ingest(report: report, body: body, agentID: agent, now: t0, scanTransactionTime: .zero).duplicate == true)
+        #expect(try chunked.reportCount() == 1)
+
+        // Killed after the first 101 hosts: no report row, so no acknowledgement; the agent sends
+        // the report again and the result is what one clean ingest gives.
+        let interrupted = try CoordinatorDatabase.inMemory()
+        let other = try interrupted.testAgent(at: t0)
+        for range in [0..<1, 1..<100] {
+            let next = try interrupted.write { db in try CoordinatorDatabase.ingestScanHosts(db, hosts[range], segment: "dmz", agentID: other, at: t0) }
+            #expect(next == range.upperBound)
+        }
+        // With a deadline already past, one host per transaction.
+        #expect(try interrupted.write { db in
+            try CoordinatorDatabase.ingestScanHosts(db, hosts[100...], segment: "dmz", agentID: other, at: t0, until: .now)
+        } == 101)
+        #expect(try interrupted.reportCount() == 0)
+        #expect(try interrupted.ingest(report: report, body: body, agentID: other, now: t0, scanTransactionTime: .zero).duplicate == false)
+        #expect(try Self.fingerprint(interrupted) == Self.fingerprint(whole))
+    }
+
     @Test func aLaterCompleteScanResolvesWhatItNoLongerShows() throws {
         let agent = try db.testAgent(at: t0)
         try db.testReport(agent: agent, at: t0, scan: Make.scan(at: t0, hosts: [Make.host("198.18.1.10", findings: [Self.smbv1, Self.p2p], services: [Self.smb])]))

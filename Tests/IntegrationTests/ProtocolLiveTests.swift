@@ -171,6 +171,86 @@ import Testing
         #expect(Saturating.add(2, 3) == 5)
     }
 
+    /// A report beyond ``ReportLimits`` is refused whole, naming the field; one just inside
+    /// them is recorded in bounded transactions, so another agent's heartbeats go on meanwhile
+    /// (one 185,000-host report used to hold the writer, and every heartbeat, for 71 s).
+    @Test func aHugeReportIsCappedAndDoesNotHoldOtherAgentsWrites() async throws {
+        let fleet = try await LiveFleet.start { $0.maxBodySize = .init(bytes: 64 << 20) }
+        let big = try await fleet.enrollAgent(name: "big")
+        let small = try await fleet.enrollAgent(name: "small")
+        let bigClient = try fleet.rawAsAgent(big)
+        let smallClient = try fleet.rawAsAgent(small)
+        let now = Date()
+        func scan(_ hosts: [ScannedHost]) -> ScanReport {
+            ScanReport(profile: "worms", scope: ["198.18.0.0/15"], exclude: [], startedAt: now.addingTimeInterval(-60), finishedAt: now,
+                       complete: true, addressesScanned: hosts.count, hostsDown: 0, hosts: hosts)
+        }
+        func address(_ i: Int) -> String { "198.18.\(i / 250).\(i % 250 + 1)" }
+        func report(_ hosts: [ScannedHost]) throws -> Data {
+            try CordonJSON.encode(AgentReport(createdAt: now, facts: AgentFacts(hostname: "big", osRelease: "o", kernel: "k", agentVersion: "v",
+                                                                                 uptimeSeconds: 1, addresses: []), scan: scan(hosts)))
+        }
+
+        let tooMany = try await bigClient.send(.POST, APIPath.reports,
+                                               body: try report((0...ReportLimits.maxHosts).map { ScannedHost(address: "198.18.0.\($0 % 250 + 1)", reason: "r") }))
+        #expect(tooMany.status == 413)
+        #expect(tooMany.error?.error == APIErrorCode.reportTooLarge)
+        #expect(tooMany.error?.message.contains("'scan.hosts'") == true, "\(tooMany.error?.message ?? "")")
+        let service = ServiceObservation(port: 445, proto: .tcp, state: .open, reason: .connected)
+        let tarpit = try await bigClient.send(.POST, APIPath.reports, body: try report([
+            ScannedHost(address: "198.18.0.1", reason: "r"),
+            ScannedHost(address: "198.18.0.2", reason: "r", services: Array(repeating: service, count: ReportLimits.maxServicesPerHost + 1)),
+        ]))
+        #expect(tarpit.status == 413)
+        #expect(tarpit.error?.message.contains("'scan.hosts[1].services'") == true, "\(tarpit.error?.message ?? "")")
+        #expect(try fleet.database.reportCount() == 0, "nothing was written for a refused report")
+        #expect(try fleet.database.hosts().isEmpty)
+
+        let count = 5_000
+        let smbv1 = FindingObservation(detectionID: DetectionCatalogue.wannacrySMBv1, port: 445, proto: .tcp, evidence: "NT LM 0.12 accepted")
+        let body = try report((0..<count).map { i in
+            ScannedHost(address: address(i), reason: "syn-ack tcp/445", services: [service], findings: i % 10 == 0 ? [smbv1] : [])
+        })
+        let heartbeat = try CordonJSON.encode(Heartbeat(sentAt: now, agentVersion: "v", heartbeatInterval: 30, reportInterval: 300,
+                                                        spoolDepth: 0, spoolDropped: 0))
+        let clock = ContinuousClock()
+        let beats = Task {
+            var waits: [Duration] = []
+            while !Task.isCancelled {
+                let start = clock.now
+                let reply: RawClient.Reply
+                do { reply = try await smallClient.send(.POST, APIPath.heartbeat, body: heartbeat) } catch {
+                    if Task.isCancelled { break }  // the last one, cut short when the report was in
+                    throw error
+                }
+                #expect(reply.status < 300)
+                waits.append(clock.now - start)
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return waits
+        }
+        let start = clock.now
+        let stored = try await bigClient.send(.POST, APIPath.reports, body: body)
+        let ingest = clock.now - start
+        beats.cancel()
+        let waits = try await beats.value.sorted()
+        #expect(stored.status == 201)
+        #expect(try fleet.database.hosts().count == count)
+        #expect(try fleet.database.fleetStatus(now: Date()).segments.first?.hostsUp == count)
+        let longest = try #require(waits.last)
+        Swift.print("large report: \(count) hosts (\(body.count / 1024) KiB) stored in \(ingest); \(waits.count) heartbeats meanwhile, "
+              + "median \(waits[waits.count / 2]), longest \(longest)")
+        #expect(waits.count >= 5, "heartbeats went on while the report was recorded")
+        // Each of the report's transactions lasts at most 200 ms; a heartbeat waits for one or two
+        // of them (more when the machine is busy), never for the whole report.
+        #expect(longest < .seconds(2) && longest * 4 < ingest, "no heartbeat waited for the whole report")
+        await bigClient.shutdown()
+        await smallClient.shutdown()
+        await big.service.uplink.shutdown()
+        await small.service.uplink.shutdown()
+        await fleet.finish()
+    }
+
     @Test func aReportSentTwiceIsStoredOnce() async throws {
         let fleet = try await LiveFleet.start()
         let agent = try await fleet.enrollAgent()

@@ -60,6 +60,9 @@ extension CoordinatorAPI {
             guard (0...Int(Int32.max)).contains(report.spoolDropped) else {
                 throw APIError.badRequest("'spoolDropped' must be between 0 and \(Int32.max), got \(report.spoolDropped)")
             }
+            if let violation = ReportLimits.violation(report) {
+                throw APIError(.contentTooLarge, code: APIErrorCode.reportTooLarge, violation)
+            }
             // Dates a later read must be able to order and compare: not more than a day ahead.
             guard report.createdAt >= CordonJSON.protocolDateFloor else {
                 throw APIError.badRequest("'createdAt' \(CordonTime.format(report.createdAt)) is before 2000: check the agent's clock")

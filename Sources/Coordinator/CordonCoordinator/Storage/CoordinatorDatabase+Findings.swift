@@ -9,38 +9,55 @@ extension CoordinatorDatabase {
     /// late spooled report) does not overwrite it.
     static func ingestScan(_ db: Database, scan: ScanReport, agent: AgentRecord, now: Date) throws {
         guard try ScanRecord.fetchOne(db, key: scan.id) == nil else { return }
+        let (hosts, outside) = try Self.hostsInScope(db, scan.hosts, segment: agent.segment)
+        _ = try ingestScanHosts(db, hosts[...], segment: agent.segment, agentID: agent.id, at: scan.finishedAt)
+        try recordScan(db, scan: scan, hostsUp: hosts.count, outside: outside, agent: agent, now: now)
+    }
+
+    /// The scan's own row, and the audit note for hosts it listed outside the segment's scope.
+    /// Written last, in the transaction that stores the report: a scan whose row exists has
+    /// had all its hosts recorded.
+    static func recordScan(_ db: Database, scan: ScanReport, hostsUp: Int, outside: [String], agent: AgentRecord, now: Date) throws {
+        guard try ScanRecord.fetchOne(db, key: scan.id) == nil else { return }
+        try ScanRecord(id: scan.id, agentID: agent.id, segment: agent.segment, profile: String(scan.profile.prefix(64)), startedAt: scan.startedAt,
+                       finishedAt: scan.finishedAt, complete: scan.complete, addressesScanned: max(0, scan.addressesScanned),
+                       hostsUp: hostsUp, hostsDown: max(0, scan.hostsDown), receivedAt: now).insert(db)
         // Only hosts inside the segment's recorded scope are the segment's: an agent that lists
         // others (another segment's range, public addresses) does not get them counted here.
         // They are left out and the operator sees it in the audit log.
-        let (hosts, outside) = try Self.hostsInScope(db, scan.hosts, segment: agent.segment)
-        try ScanRecord(id: scan.id, agentID: agent.id, segment: agent.segment, profile: String(scan.profile.prefix(64)), startedAt: scan.startedAt,
-                       finishedAt: scan.finishedAt, complete: scan.complete, addressesScanned: max(0, scan.addressesScanned),
-                       hostsUp: hosts.count, hostsDown: max(0, scan.hostsDown), receivedAt: now).insert(db)
         if !outside.isEmpty {
             try audit(db, at: now, actor: "agent:\(agent.id)", action: "scan.out-of-scope", target: "segment:\(agent.segment)",
                       detail: "scan \(scan.id) listed \(outside.count) host(s) outside the segment's scope, not recorded: "
                           + outside.prefix(10).joined(separator: ", ") + (outside.count > 10 ? ", ..." : ""))
         }
-        let at = scan.finishedAt
-        for host in hosts {
-            let existing = try HostRecord.fetchOne(db, key: ["segment": agent.segment, "address": host.address])
+    }
+
+    /// Records hosts of a scan that finished at `at`, in order, until `deadline` passes (at
+    /// least one host); returns the index of the first host not recorded. Idempotent: recording
+    /// the same hosts again (a report resent after the coordinator died part way) changes nothing.
+    static func ingestScanHosts(_ db: Database, _ hosts: ArraySlice<ScannedHost>, segment: String, agentID: String, at: Date,
+                                until deadline: ContinuousClock.Instant? = nil) throws -> Int {
+        for index in hosts.indices {
+            if let deadline, index > hosts.startIndex, ContinuousClock.now >= deadline { return index }
+            let host = hosts[index]
+            let existing = try HostRecord.fetchOne(db, key: ["segment": segment, "address": host.address])
             if let existing, existing.lastSeen > at { continue }
-            try HostRecord(segment: agent.segment, address: host.address, agentID: agent.id, netbiosName: bounded(host.netbiosName),
+            try HostRecord(segment: segment, address: host.address, agentID: agentID, netbiosName: bounded(host.netbiosName),
                            workgroup: bounded(host.workgroup), dnsName: bounded(host.dnsName), mac: bounded(host.mac), osGuess: bounded(host.osGuess),
                            reason: String(host.reason.prefix(64)), firstSeen: existing?.firstSeen ?? at, lastSeen: at).save(db)
 
             var seenPorts: Set<String> = []
-            for service in host.services.prefix(4096) where (0...65535).contains(service.port) {
+            for service in host.services.prefix(ReportLimits.maxServicesPerHost) where (0...65535).contains(service.port) {
                 seenPorts.insert("\(service.proto.rawValue)/\(service.port)")
-                let key: [String: any DatabaseValueConvertible] = ["segment": agent.segment, "address": host.address, "proto": service.proto.rawValue, "port": service.port]
+                let key: [String: any DatabaseValueConvertible] = ["segment": segment, "address": host.address, "proto": service.proto.rawValue, "port": service.port]
                 let previous = try ServiceRecord.fetchOne(db, key: key)
-                try ServiceRecord(segment: agent.segment, address: host.address, proto: service.proto.rawValue, port: service.port,
+                try ServiceRecord(segment: segment, address: host.address, proto: service.proto.rawValue, port: service.port,
                                   state: service.state.rawValue, reason: service.reason.rawValue, service: bounded(service.service),
                                   product: bounded(service.product), version: bounded(service.version), banner: bounded(service.banner, 256),
                                   firstSeen: previous?.firstSeen ?? at, lastSeen: at).save(db)
             }
             if host.complete {
-                for old in try ServiceRecord.filter(Column("segment") == agent.segment && Column("address") == host.address).fetchAll(db)
+                for old in try ServiceRecord.filter(Column("segment") == segment && Column("address") == host.address).fetchAll(db)
                 where !seenPorts.contains("\(old.proto)/\(old.port)") {
                     try old.delete(db)
                 }
@@ -48,17 +65,18 @@ extension CoordinatorDatabase {
 
             let subject = "host:\(host.address)"
             var seen: Set<String> = []
-            for observation in host.findings.prefix(256) where observation.port.map({ (0...65535).contains($0) }) ?? true {
+            for observation in host.findings.prefix(ReportLimits.maxFindingsPerHost) where observation.port.map({ (0...65535).contains($0) }) ?? true {
                 guard let detection = DetectionCatalogue.detection(observation.detectionID), detection.source == .scan else { continue }
                 let derived = DerivedFinding(detectionID: detection.id, item: DerivedFinding.scanItem(port: observation.port, proto: observation.proto),
                                              port: observation.port, proto: observation.proto, evidence: observation.evidence)
                 seen.insert(detection.id + " " + derived.item)
-                try upsertFinding(db, segment: agent.segment, subject: subject, address: host.address, agentID: agent.id, finding: derived, at: at)
+                try upsertFinding(db, segment: segment, subject: subject, address: host.address, agentID: agentID, finding: derived, at: at)
             }
             if host.complete {
-                try resolveFindings(db, segment: agent.segment, subject: subject, keep: seen, detections: nil, at: at)
+                try resolveFindings(db, segment: segment, subject: subject, keep: seen, detections: nil, at: at)
             }
         }
+        return hosts.endIndex
     }
 
     /// The scan's hosts with a valid address inside the segment's recorded scope, and the

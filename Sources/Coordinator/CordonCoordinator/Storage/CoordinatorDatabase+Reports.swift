@@ -5,8 +5,36 @@ import GRDB
 extension CoordinatorDatabase {
     /// Stores a report once. A report ID seen before is acknowledged as a duplicate and
     /// changes nothing; the caller acknowledges to the agent only after this returns.
-    public func ingest(report: AgentReport, body: Data, agentID: String, policy: InventoryPolicy = .init(), now: Date = Date()) throws -> ReportAck {
-        try write { db in
+    /// The longest one transaction of a scan's hosts runs before it commits and lets the
+    /// other writers (every agent's heartbeat) in: a bound on how long one report holds them.
+    public static let scanTransactionTime: Duration = .milliseconds(200)
+
+    public func ingest(report: AgentReport, body: Data, agentID: String, policy: InventoryPolicy = .init(), now: Date = Date(),
+                       scanTransactionTime: Duration = scanTransactionTime) throws -> ReportAck {
+        // A scan's hosts are recorded first, in transactions of bounded time, so that one large
+        // report never holds the writer (and every other agent's heartbeat) for long. The report
+        // row, and with it the acknowledgement, comes last: if the coordinator dies part way,
+        // the agent sends the report again and recording the same hosts again changes nothing.
+        var hostsRecorded = false
+        if let scan = report.scan {
+            let pending: (hosts: [ScannedHost], segment: String)? = try read { db in
+                guard try ReportRecord.fetchOne(db, key: report.id) == nil,
+                      let agent = try AgentRecord.fetchOne(db, key: agentID),
+                      try ScanRecord.fetchOne(db, key: scan.id) == nil else { return nil }
+                return (try Self.hostsInScope(db, scan.hosts, segment: agent.segment).inside, agent.segment)
+            }
+            if let pending {
+                var next = pending.hosts.startIndex
+                while next < pending.hosts.endIndex {
+                    let deadline = ContinuousClock.now.advanced(by: scanTransactionTime)
+                    next = try write { db in
+                        try Self.ingestScanHosts(db, pending.hosts[next...], segment: pending.segment, agentID: agentID, at: scan.finishedAt, until: deadline)
+                    }
+                }
+                hostsRecorded = true
+            }
+        }
+        return try write { db in
             if let existing = try ReportRecord.fetchOne(db, key: report.id) {
                 guard existing.agentID == agentID else {
                     throw CoordinatorError.conflict("report ID \(report.id) was already used by another agent")
@@ -25,7 +53,14 @@ extension CoordinatorDatabase {
             }
             agent.spoolDroppedTotal = Saturating.add(agent.spoolDroppedTotal, dropped)
             try agent.update(db)
-            if let scan = report.scan { try Self.ingestScan(db, scan: scan, agent: agent, now: now) }
+            if let scan = report.scan {
+                if hostsRecorded {
+                    let (hosts, outside) = try Self.hostsInScope(db, scan.hosts, segment: agent.segment)
+                    try Self.recordScan(db, scan: scan, hostsUp: hosts.count, outside: outside, agent: agent, now: now)
+                } else {
+                    try Self.ingestScan(db, scan: scan, agent: agent, now: now)
+                }
+            }
             if let inventory = report.inventory {
                 try Self.ingestInventory(db, inventory: inventory, reportID: report.id, agent: agent, policy: policy)
             }

@@ -13,6 +13,8 @@ public struct APIErrorBody: Codable, Sendable, Equatable {
 public enum APIErrorCode {
     public static let badRequest = "bad_request"
     public static let tooLarge = "body_too_large"
+    /// 413: a report carries more hosts, services or findings than ``ReportLimits`` allow.
+    public static let reportTooLarge = "report_too_large"
     public static let unsupportedProtocol = "unsupported_protocol_version"
     public static let certificateRequired = "client_certificate_required"
     public static let forbidden = "forbidden"

@@ -75,3 +75,30 @@ public struct ReportAck: Codable, Sendable, Equatable {
         self.duplicate = duplicate
     }
 }
+
+/// What one report may carry. A real agent stays far inside these (its scope is at most 65,536
+/// addresses unless widened on purpose, and its profiles probe a few ports per host); a report
+/// beyond them comes from a broken or hostile client and is refused whole (413), so that it can
+/// neither fill the database nor hold the coordinator's writer.
+public enum ReportLimits {
+    public static let maxHosts = 65_536
+    public static let maxServicesPerHost = 4_096
+    public static let maxFindingsPerHost = 256
+
+    /// Why `report` is over the limits, naming the field; nil when it is within them.
+    public static func violation(_ report: AgentReport) -> String? {
+        guard let scan = report.scan else { return nil }
+        if scan.hosts.count > maxHosts {
+            return "'scan.hosts' lists \(scan.hosts.count) hosts; a report may carry at most \(maxHosts)"
+        }
+        for (index, host) in scan.hosts.enumerated() {
+            if host.services.count > maxServicesPerHost {
+                return "'scan.hosts[\(index)].services' lists \(host.services.count) services; a host may have at most \(maxServicesPerHost)"
+            }
+            if host.findings.count > maxFindingsPerHost {
+                return "'scan.hosts[\(index)].findings' lists \(host.findings.count) findings; a host may have at most \(maxFindingsPerHost)"
+            }
+        }
+        return nil
+    }
+}
