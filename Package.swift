@@ -131,7 +131,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["Fixtures"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["CordonCoordinator"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["CordonCoordinator", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
