@@ -115,6 +115,10 @@ public struct HTTPResponseHeadParser: Sendable {
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard let statusLine = lines.first else { throw .invalidValue("empty head") }
         guard statusLine.count <= maxLineLength else { throw .tooLarge("status line") }
+        // The status line starts with "HTTP/" at its first byte, as `feed` checks on a head that has
+        // not ended yet: otherwise " HTTP/1.1 200" would parse when it arrives in one read and be
+        // "not HTTP" when cut after five bytes.
+        guard statusLine.starts(with: "HTTP/".utf8) else { throw .invalidValue("status line does not start with HTTP/") }
         let parts = statusLine.split(separator: 0x20, maxSplits: 2, omittingEmptySubsequences: true)
         guard parts.count >= 2, parts[0].starts(with: "HTTP/".utf8), parts[0].count <= 10 else {
             throw .invalidValue("status line")
