@@ -1,6 +1,7 @@
 @testable import CordonAgent
 @testable import CordonCoordinator
 import CordonShared
+import Crypto
 import Foundation
 import NIOHTTP1
 import Testing
@@ -248,6 +249,42 @@ import Testing
         await smallClient.shutdown()
         await big.service.uplink.shutdown()
         await small.service.uplink.shutdown()
+        await fleet.finish()
+    }
+
+    /// A query parameter that does not parse is a 400 naming it, not taken as absent
+    /// (`?since=yesterday` returned the whole audit log); asking about an unknown task changes
+    /// nothing in the database.
+    @Test func malformedQueryParametersAreRefusedAndA404WritesNothing() async throws {
+        let fleet = try await LiveFleet.start()
+        let agent = try await fleet.enrollAgent()
+        let op = try fleet.rawAsOperator()
+        let client = try fleet.rawAsAgent(agent)
+        for (path, name) in [("/v1/audit?limit=abc", "limit"), ("/v1/audit?since=yesterday", "since"), ("/v1/changes?limit=abc", "limit"),
+                             ("/v1/changes?since=yesterday", "since"), ("/v1/tasks?limit=1.5", "limit")] {
+            let reply = try await op.send(.GET, path)
+            #expect(reply.status == 400, "\(path)")
+            #expect(reply.error?.message.contains("'\(name)'") == true, "\(path): \(reply.error?.message ?? "")")
+        }
+        for wait in ["soon", "nan", "inf"] {
+            let reply = try await client.send(.GET, APIPath.nextTask + "?wait=\(wait)")
+            #expect(reply.status == 400, "wait=\(wait)")
+            #expect(reply.error?.message.contains("'wait'") == true)
+        }
+        #expect(try await op.send(.GET, "/v1/audit?limit=5&since=2026-01-01T00:00:00Z").status == 200)
+
+        // An overdue task, then a question about one that does not exist: 404, and the overdue
+        // run is not expired by it (that waits for a question that gets an answer).
+        let push = TaskPushRequest(target: .agent(agent.id), file: TaskFile(tasks: [.rescan]), dryRun: true, expiresIn: 10)
+        let key = Curve25519.Signing.PrivateKey()
+        _ = try fleet.database.pushTask(push, actor: "test", now: Date().addingTimeInterval(-60)) { try SignedTaskList.sign($0, with: key) }
+        let before = try fleet.database.tasks(agentID: agent.id, segment: nil, limit: 10)
+        let missing = try await op.send(.GET, APIPath.tasks + "/tk-0000000000000000")
+        #expect(missing.status == 404)
+        #expect(try fleet.database.tasks(agentID: agent.id, segment: nil, limit: 10) == before, "a 404 wrote nothing")
+        await op.shutdown()
+        await client.shutdown()
+        await agent.service.uplink.shutdown()
         await fleet.finish()
     }
 

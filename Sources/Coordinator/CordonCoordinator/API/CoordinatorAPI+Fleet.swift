@@ -44,12 +44,8 @@ extension CoordinatorAPI {
 
         group.get(RouterPath(APIPath.changes)) { request, _ in
             let q = request.uri.queryParameters
-            var since: Date?
-            if let text = q["since"] {
-                guard let date = CordonTime.parse(String(text)) else { throw APIError.badRequest("since must be an ISO 8601 time") }
-                since = date
-            }
-            let limit = q["limit"].flatMap { Int(String($0)) } ?? 1000
+            let since = try request.dateQuery("since")
+            let limit = try request.intQuery("limit") ?? 1000
             return try Response.json(try database.changes(since: since, segment: q["segment"].map(String.init), agentID: q["agent"].map(String.init), limit: limit))
         }
     }

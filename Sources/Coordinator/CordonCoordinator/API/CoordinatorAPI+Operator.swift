@@ -36,8 +36,8 @@ extension CoordinatorAPI {
         }
 
         group.get(RouterPath(APIPath.audit)) { request, _ in
-            let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 200
-            let since = request.uri.queryParameters["since"].flatMap { CordonTime.parse(String($0)) }
+            let limit = try request.intQuery("limit") ?? 200
+            let since = try request.dateQuery("since")
             return try Response.json(try database.auditEntries(since: since, limit: limit))
         }
     }

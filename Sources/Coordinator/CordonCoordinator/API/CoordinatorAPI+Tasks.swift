@@ -8,7 +8,7 @@ extension CoordinatorAPI {
     func addAgentTaskRoutes(to group: RouterGroup<CordonRequestContext>) {
         group.get(RouterPath(APIPath.nextTask)) { request, context in
             let agent = try agentIdentity(context)
-            let asked = request.uri.queryParameters["wait"].flatMap { Double(String($0)) } ?? config.longPollTimeout.seconds
+            let asked = try request.secondsQuery("wait") ?? config.longPollTimeout.seconds
             let wait = max(0, min(asked, config.longPollTimeout.seconds))
             let deadline = ContinuousClock.now + .milliseconds(Int64(wait * 1000))
             try database.touch(agentID: agent.id, now: now())
@@ -65,13 +65,15 @@ extension CoordinatorAPI {
         group.get(RouterPath(APIPath.tasks)) { request, _ in
             try database.expireOverdueTasks(now: now())
             let q = request.uri.queryParameters
-            let limit = q["limit"].flatMap { Int(String($0)) } ?? 100
+            let limit = try request.intQuery("limit") ?? 100
             return try Response.json(try database.tasks(agentID: q["agent"].map(String.init), segment: q["segment"].map(String.init), limit: limit))
         }
 
         group.get(RouterPath(APIPath.tasks + "/:id")) { _, context in
-            try database.expireOverdueTasks(now: now())
             let id = try context.parameters.require("id")
+            // A question about an unknown task changes nothing: look first, expire after.
+            guard try database.task(id: id) != nil else { throw APIError.notFound("no task \(id)") }
+            try database.expireOverdueTasks(now: now())
             guard let view = try database.task(id: id) else { throw APIError.notFound("no task \(id)") }
             return try Response.json(view)
         }
