@@ -13,10 +13,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     // The stream variant as the scanner receives it: the reply grows read by read.
+    // Once it is no longer incomplete, the verdict is the one on everything the host sent.
     var received: [UInt8] = []
     for read in input.reads(input.stream, record: FuzzInput.wholeRecord) {
         received += read
-        if case .incomplete = ConfickerP2P.validateReply(received, transport: .tcp) { continue }
+        let verdict = ConfickerP2P.validateReply(received, transport: .tcp)
+        if case .incomplete = verdict { continue }
+        invariant(verdict == ConfickerP2P.validateReply(input.stream, transport: .tcp), "TCP verdict depends on how the reply was cut")
         break
     }
     // A reply built from fields taken from the input validates as infected, with those fields.

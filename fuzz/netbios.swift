@@ -31,5 +31,19 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     invariant(handedOut + decoder.bufferedByteCount <= input.stream.count, "decoder produced more bytes than it was fed")
+    // The frames do not depend on how the stream was cut.
+    func frames(_ reads: [[UInt8]]) -> [NetBIOSFrame] {
+        var decoder = NetBIOSFrameDecoder(maxFrameSize: 4096)
+        var frames: [NetBIOSFrame] = []
+        for read in reads {
+            decoder.feed(read)
+            while let frame = try? decoder.nextFrame() { frames.append(frame) }
+        }
+        return frames
+    }
+    let cut = frames(input.reads(input.stream, record: FuzzInput.netBIOSRecord))
+    let whole = frames([input.stream])
+    invariant(cut.count == whole.count && zip(cut, whole).allSatisfy { $0.type == $1.type && $0.payload == $1.payload },
+              "frames depend on how the stream was cut: \(cut.count) vs \(whole.count)")
     return 0
 }
