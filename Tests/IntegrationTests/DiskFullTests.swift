@@ -23,8 +23,8 @@ import Glibc
     }
 
     /// A new directory with a tmpfs of `size` on it (removed by ``unmount(_:)``).
-    static func mountTmpfs(size: String) throws -> String {
-        let mountPoint = NSTemporaryDirectory() + "cordon-full-\(UUID().uuidString.prefix(8))"
+    static func mountTmpfs(size: String, at path: String? = nil) throws -> String {
+        let mountPoint = path ?? NSTemporaryDirectory() + "cordon-full-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         guard try run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint]) == 0 else {
             try? FileManager.default.removeItem(atPath: mountPoint)
@@ -136,6 +136,84 @@ import Glibc
         #expect(try fleet.database.reportCount() == 1)
         await client.shutdown()
         await agent.service.uplink.shutdown()
+        await fleet.finish()
+    }
+
+    /// Pads every report to an inventory's size, so that storing it needs pages a full disk
+    /// no longer has.
+    struct Padding: ReportComposer {
+        func compose(into report: inout AgentReport) async { report.facts.osRelease = String(repeating: "x", count: 48 * 1024) }
+    }
+
+    /// The coordinator's disk fills under a fleet that keeps reporting: the agents back off
+    /// while it answers 503 (their request rate falls instead of hammering it), spool what
+    /// they make, and once space returns they deliver it without a storm: each spooled report
+    /// once, no duplicate resends, the rate in the first seconds after bounded. Prints the
+    /// request rates it measured.
+    @Test(.enabled(if: geteuid() == 0, "mounting a small tmpfs needs root"))
+    func afterAFullDiskTheAgentsComeBackWithoutAStorm() async throws {
+        let root = NSTemporaryDirectory() + "cordon-storm-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root + "/coordinator", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Only the coordinator's state is on the small disk; the agents' spools are not.
+        let mountPoint = try Self.mountTmpfs(size: "96m", at: root + "/coordinator")
+        defer { Self.unmount(mountPoint) }
+        let fleet = try await LiveFleet.start(root: root)
+        var agents: [TestAgent] = []
+        for i in 0..<12 {
+            agents.append(try await fleet.enrollAgent(name: "jump-\(i)") { config in
+                config.heartbeatInterval = .init(seconds: 1)
+                config.reportInterval = .init(seconds: 2)
+                config.maxBackoff = .init(seconds: 8)
+            })
+        }
+        let services = agents.map { agent in
+            AgentService(config: agent.config, uplink: agent.service.uplink, spool: agent.service.spool, composers: [Padding()], logger: fleet.logger)
+        }
+        let running = services.map { service in Task { try? await service.run() } }
+        let stats = fleet.coordinator.api.requestStats
+        /// Requests per second over `seconds`, sampled each second.
+        func rates(for seconds: Int) async throws -> [Int] {
+            var last = stats.snapshot.total, out: [Int] = []
+            for _ in 0..<seconds {
+                try await Task.sleep(for: .seconds(1))
+                let now = stats.snapshot.total
+                out.append(now - last)
+                last = now
+            }
+            return out
+        }
+
+        let steady = try await rates(for: 6)
+        let filled = Self.fill(mountPoint + "/filler")
+        #expect(filled > 0)
+        let beforeFull = stats.snapshot
+        let whileFull = try await rates(for: 20)
+        let duringFull = stats.snapshot
+        #expect(duringFull.count(503) - beforeFull.count(503) > 0, "the full disk was noticed: \(duringFull.byStatus)")
+        #expect(unlink(mountPoint + "/filler") == 0)
+        let after = try await rates(for: 20)
+        let end = stats.snapshot
+
+        for task in running { task.cancel() }
+        for task in running { await task.value }
+        for service in services { #expect(await service.runOnce(), "everything spooled is delivered") }
+
+        func mean(_ values: ArraySlice<Int>) -> Double { values.isEmpty ? 0 : Double(values.reduce(0, +)) / Double(values.count) }
+        let steadyRate = mean(steady[1...]), lateFullRate = mean(whileFull.suffix(8)), peakAfter = after.max() ?? 0
+        Swift.print("full disk under 12 agents: steady \(String(format: "%.1f", steadyRate)) req/s; while full \(whileFull) req/s "
+                    + "(503s: \(duringFull.count(503) - beforeFull.count(503))); after space returns \(after) req/s, peak \(peakAfter); "
+                    + "5xx after: \(end.serverErrors - duringFull.serverErrors)")
+        // Backing off: late in the outage they ask far less often than in steady state.
+        #expect(lateFullRate < steadyRate / 2, "agents back off while the disk is full")
+        // No storm: the busiest second after is within a few steady seconds' worth.
+        #expect(Double(peakAfter) <= 4 * steadyRate + 12, "no resend storm once space returns")
+        #expect(end.serverErrors == duringFull.serverErrors, "no 5xx once space returned")
+        let database = try DatabaseQueue(path: fleet.stateDir.database)
+        #expect(try await database.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok")
+        #expect(try await database.read { try Int.fetchOne($0, sql: "SELECT count(*) - count(DISTINCT id) FROM report") } == 0)
+        for service in services { #expect(service.spool.depth == 0) }
+        for agent in agents { await agent.service.uplink.shutdown() }
         await fleet.finish()
     }
 }

@@ -21,6 +21,8 @@ public struct CoordinatorAPI: Sendable {
     /// Agents whose clocks are off, so that the log says so when it starts and when it ends,
     /// not on every heartbeat.
     let skewedClocks = SkewedClocks()
+    /// Requests answered, by status.
+    public let requestStats = RequestStats()
 
     public init(database: CoordinatorDatabase, ca: CertificateAuthority, keys: CoordinatorKeys, config: CoordinatorConfig,
                 dispatcher: TaskDispatcher = TaskDispatcher(),
@@ -40,6 +42,7 @@ public struct CoordinatorAPI: Sendable {
     /// A router with every route, behind the error, protocol and authentication middleware.
     public func makeRouter() -> Router<CordonRequestContext> {
         let router = Router(context: CordonRequestContext.self)
+        router.add(middleware: RequestStatsMiddleware(stats: requestStats))
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(database: database))
         addEnrollmentRoutes(to: router.group())
