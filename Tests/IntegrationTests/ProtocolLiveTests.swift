@@ -136,7 +136,14 @@ import Testing
         let window = CordonJSON.networkDateWindow
         #expect(try CordonJSON.decode(Stamp.self, from: Data(#"{"at":"1970-01-02T00:00:00.000Z"}"#.utf8), dateWindow: window).at
                 == Date(timeIntervalSince1970: 86_400))
-        for bad in ["10000-01-01T00:00:00.000Z", "2200-01-01T00:00:00.000Z", "1969-12-31T23:59:59.000Z"] {
+        // Fields out of range are not rolled over into another time (Foundation's parser took
+        // 12:99 as 13:39; found by scripts/api-fuzz).
+        #expect(CordonTime.parse("2024-02-29T23:59:59.999Z") != nil)
+        #expect(CordonTime.parse("2024-01-01T12:00:00+02:00") != nil)
+        #expect(CordonTime.parse("2024-01-01T12:00:00Z") == Date(timeIntervalSince1970: 1_704_110_400))
+        for bad in ["10000-01-01T00:00:00.000Z", "2200-01-01T00:00:00.000Z", "1969-12-31T23:59:59.000Z",
+                    "2024-01-01T12:99:00Z", "2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z",
+                    "2024-04-31T00:00:00Z", "2024-01-01T00:00:61Z", "2024-1-01T00:00:00Z"] {
             #expect(throws: DecodingError.self, "\(bad)") {
                 try CordonJSON.decode(Stamp.self, from: Data(#"{"at":"\#(bad)"}"#.utf8), dateWindow: window)
             }

@@ -150,8 +150,30 @@ public enum CordonTime {
     }
 
     public static func parse(_ text: String) -> Date? {
-        guard text.utf8.count <= 40 else { return nil }
+        guard text.utf8.count <= 40, fieldsInRange(text) else { return nil }
         if let d = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return d }
         return try? Date.ISO8601FormatStyle().parse(text)
+    }
+
+    /// Foundation's parser rolls fields over (`12:99:00` is 13:39, `02-30` is March 2): a
+    /// timestamp with a field out of range is not a timestamp. Checks the calendar fields of
+    /// `YYYY-MM-DDTHH:MM:SS...` before parsing; the rest is left to the parser.
+    static func fieldsInRange(_ text: String) -> Bool {
+        let b = Array(text.utf8.prefix(19))
+        guard b.count == 19, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54 || b[10] == 0x74, b[13] == 0x3A, b[16] == 0x3A else { return false }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for i in range {
+                guard (0x30...0x39).contains(b[i]) else { return nil }
+                value = value * 10 + Int(b[i] - 0x30)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...12).contains(month) else { return false }
+        return (1...days[month - 1]).contains(day) && hour <= 23 && minute <= 59 && second <= 59
     }
 }
