@@ -119,6 +119,9 @@ let package = Package(
             path: "Sources/Coordinator/CordonDemo"
         ),
         .executableTarget(name: "cordon", dependencies: ["CordonCoordinator", "CordonDemo"], path: "Sources/Coordinator/cordon"),
+        // The network decoders under libFuzzer (`scripts/fuzz decoders`); built plainly, a replay tool.
+        .executableTarget(name: "cordon-fuzz-decoders", dependencies: ["CordonShared", .product(name: "Crypto", package: "swift-crypto")],
+                          path: "fuzz/Decoders"),
 
         .testTarget(name: "CodecsTests", dependencies: ["CordonCodecs"], exclude: ["Fixtures"]),
         .testTarget(name: "SharedTests", dependencies: ["CordonShared", "CordonCodecs"]),
