@@ -142,6 +142,8 @@ final class RecordingHooks: RemediationHooks, @unchecked Sendable {
         }
         #expect(audited.count == 1)
         #expect(audited.first?.actor == "agent:\(agent.id)" && audited.first?.detail.contains("tampered.json") == true)
+        // The agent forgets it once the answer is in, a moment after the audit entry is committed.
+        while !store.localRefusals().isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(store.localRefusals().isEmpty, "delivered, so no longer kept")
         // Sent again (a lost answer): recorded once.
         let raw = try fleet.rawAsAgent(agent)
