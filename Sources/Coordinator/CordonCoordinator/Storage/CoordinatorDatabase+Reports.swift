@@ -3,12 +3,12 @@ import Foundation
 import GRDB
 
 extension CoordinatorDatabase {
-    /// Stores a report once. A report ID seen before is acknowledged as a duplicate and
-    /// changes nothing; the caller acknowledges to the agent only after this returns.
     /// The longest one transaction of a scan's hosts runs before it commits and lets the
     /// other writers (every agent's heartbeat) in: a bound on how long one report holds them.
     public static let scanTransactionTime: Duration = .milliseconds(200)
 
+    /// Stores a report once. A report ID seen before is acknowledged as a duplicate and
+    /// changes nothing; the caller acknowledges to the agent only after this returns.
     public func ingest(report: AgentReport, body: Data, agentID: String, policy: InventoryPolicy = .init(), now: Date = Date(),
                        scanTransactionTime: Duration = scanTransactionTime) throws -> ReportAck {
         // A scan's hosts are recorded first, in transactions of bounded time, so that one large
