@@ -25,24 +25,11 @@ import Glibc
     @Test func killNineMidLoadLosesNothingAndStoresNothingTwice() async throws {
         let root = NSTemporaryDirectory() + "cordon-kill-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let state = root + "/coordinator"
-        let initResult = try await Child.run(Binaries.cordon, ["init", "--state-dir", state, "--name", "127.0.0.1", "--json"])
-        #expect(initResult.status == 0, "\(initResult.stderr)")
-        struct InitOutput: Decodable { var caFingerprint: String }
-        let fingerprint = try JSONDecoder().decode(InitOutput.self, from: Data(initResult.stdout.utf8)).caFingerprint
-
-        func serve(port: String) async throws -> (Child, String) {
-            let child = try Child(Binaries.cordon, ["serve", "--state-dir", state, "--host", "127.0.0.1", "--port", port])
-            #expect(await child.waitForOutput(timeout: 20) { $0.contains("coordinator listening") }, "\(child.stderr)")
-            let bound = try #require(child.stderr.firstMatch(of: /127\.0\.0\.1:(\d+)/).map { String($0.1) })
-            return (child, bound)
-        }
-        var (coordinator, port) = try await serve(port: "0")
+        let served = try await ServedCoordinator.initialize(root: root)
+        let fingerprint = served.caFingerprint
+        var (coordinator, port) = try await served.serve(port: "0")
         let url = "https://127.0.0.1:\(port)"
-        let op = try await Child.run(Binaries.cordon, ["operators", "add", "alice", "--state-dir", state, "--coordinator", url, "--out", root + "/op"])
-        #expect(op.status == 0, "\(op.stderr)")
-        let token = try await Child.run(Binaries.cordon, ["tokens", "create", "--segment", "dmz", "--uses", "8", "--profile", root + "/op/alice.yaml"])
-        let tokenValue = token.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let tokenValue = try await served.token(url: url, uses: 8)
 
         var logger = Logger(label: "kill-test")
         logger.logLevel = .critical
@@ -66,7 +53,7 @@ import Glibc
         coordinator.signal(SIGKILL)
         _ = await coordinator.wait(timeout: 10)
         try await Task.sleep(for: .seconds(1))    // the agents spool meanwhile
-        (coordinator, port) = try await serve(port: port)
+        (coordinator, port) = try await served.serve(port: port)
         defer { coordinator.signal(SIGKILL) }
         try await Task.sleep(for: .seconds(3))    // they come back by themselves
 
@@ -77,7 +64,7 @@ import Glibc
 
         coordinator.signal(SIGTERM)
         _ = await coordinator.wait(timeout: 20)
-        let database = try DatabaseQueue(path: state + "/cordon.db")
+        let database = try DatabaseQueue(path: served.database)
         #expect(try await database.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok")
         var total = 0
         for agent in agents {

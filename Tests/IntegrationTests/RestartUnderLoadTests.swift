@@ -25,25 +25,12 @@ import Glibc
 
         let root = NSTemporaryDirectory() + "cordon-restart-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let state = root + "/coordinator"
-        let initResult = try await Child.run(Binaries.cordon, ["init", "--state-dir", state, "--name", "127.0.0.1", "--json"])
-        #expect(initResult.status == 0, "\(initResult.stderr)")
-        struct InitOutput: Decodable { var caFingerprint: String }
-        let fingerprint = try JSONDecoder().decode(InitOutput.self, from: Data(initResult.stdout.utf8)).caFingerprint
-
-        func serve(port: String) async throws -> (Child, String) {
-            let child = try Child(Binaries.cordon, ["serve", "--state-dir", state, "--host", "127.0.0.1", "--port", port, "--log-level", "notice"])
-            #expect(await child.waitForOutput(timeout: 30) { $0.contains("coordinator listening") }, "\(child.stderr)")
-            let bound = try #require(child.stderr.firstMatch(of: /127\.0\.0\.1:(\d+)/).map { String($0.1) })
-            return (child, bound)
-        }
-        var (coordinator, port) = try await serve(port: "0")
+        let served = try await ServedCoordinator.initialize(root: root)
+        let fingerprint = served.caFingerprint
+        var (coordinator, port) = try await served.serve(port: "0", logLevel: "notice")
         defer { coordinator.signal(SIGKILL) }
         let url = "https://127.0.0.1:\(port)"
-        let op = try await Child.run(Binaries.cordon, ["operators", "add", "alice", "--state-dir", state, "--coordinator", url, "--out", root + "/op"])
-        #expect(op.status == 0, "\(op.stderr)")
-        let token = try await Child.run(Binaries.cordon, ["tokens", "create", "--segment", "dmz", "--uses", "\(count)", "--profile", root + "/op/alice.yaml"])
-        let tokenValue = token.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let tokenValue = try await served.token(url: url, uses: count)
 
         var logger = Logger(label: "restart-test")
         logger.logLevel = .critical
@@ -91,7 +78,7 @@ import Glibc
         }
         defer { for task in tasks { task.cancel() } }
 
-        let database = try DatabaseQueue(path: state + "/cordon.db", configuration: { var c = Configuration(); c.readonly = true; return c }())
+        let database = try DatabaseQueue(path: served.database, configuration: { var c = Configuration(); c.readonly = true; return c }())
         /// Agents whose last contact is at or after `since`.
         func seen(since: Date) async throws -> Set<String> {
             Set(try await database.read { db in
@@ -116,7 +103,7 @@ import Glibc
         let before = coordinator.stderr
         let restartedAt = Date()
         let startAt = clock.now
-        (coordinator, port) = try await serve(port: port)
+        (coordinator, port) = try await served.serve(port: port, logLevel: "notice")
 
         // When each agent is first seen again, to 0.1 s.
         var firstSeen: [String: Duration] = [:]

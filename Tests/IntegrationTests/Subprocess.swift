@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Runs the built `cordon` and `cordon-agent` binaries, bounded in time and output.
 enum Binaries {
@@ -80,5 +81,41 @@ final class Child: @unchecked Sendable {
         let child = try Child(executable, arguments, environment: environment)
         let status = await child.wait(timeout: timeout) ?? -9
         return ProcessResult(status: status, stdout: child.stdout, stderr: child.stderr)
+    }
+}
+
+/// A `cordon serve` process on 127.0.0.1 with its own state directory, for the tests that kill
+/// or restart the coordinator under load.
+struct ServedCoordinator {
+    let root: String
+    let caFingerprint: String
+    var state: String { root + "/coordinator" }
+    var database: String { state + "/cordon.db" }
+
+    /// `cordon init` in `root/coordinator`.
+    static func initialize(root: String) async throws -> ServedCoordinator {
+        let coordinator = root + "/coordinator"
+        let result = try await Child.run(Binaries.cordon, ["init", "--state-dir", coordinator, "--name", "127.0.0.1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        struct InitOutput: Decodable { var caFingerprint: String }
+        let fingerprint = try JSONDecoder().decode(InitOutput.self, from: Data(result.stdout.utf8)).caFingerprint
+        return ServedCoordinator(root: root, caFingerprint: fingerprint)
+    }
+
+    /// Starts `cordon serve` on `port` ("0": any free one); returns it once it listens, and the port.
+    func serve(port: String, logLevel: String = "info") async throws -> (Child, String) {
+        let child = try Child(Binaries.cordon, ["serve", "--state-dir", state, "--host", "127.0.0.1", "--port", port, "--log-level", logLevel])
+        #expect(await child.waitForOutput(timeout: 30) { $0.contains("coordinator listening") }, "\(child.stderr)")
+        let bound = try #require(child.stderr.firstMatch(of: /127\.0\.0\.1:(\d+)/).map { String($0.1) })
+        return (child, bound)
+    }
+
+    /// An operator (its profile in `root/op`) and an enrollment token for `uses` agents in dmz.
+    func token(url: String, uses: Int) async throws -> String {
+        let op = try await Child.run(Binaries.cordon, ["operators", "add", "alice", "--state-dir", state, "--coordinator", url, "--out", root + "/op"])
+        #expect(op.status == 0, "\(op.stderr)")
+        let token = try await Child.run(Binaries.cordon, ["tokens", "create", "--segment", "dmz", "--uses", "\(uses)", "--profile", root + "/op/alice.yaml"])
+        #expect(token.status == 0, "\(token.stderr)")
+        return token.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
