@@ -24,6 +24,11 @@ public enum CoordinatorServer {
             tls.certificateVerification = .optionalVerification
             tls.trustRoots = .certificates(ca)
             tls.minimumTLSVersion = .tlsv12
+            // How long a closing connection waits for the client's close_notify before it is cut
+            // (NIOSSL's default is 5 s). A stopping coordinator waits for every connection to
+            // close, so under a fleet of long-polling agents this was the whole of a restart's
+            // stop time; a client that has not answered in a second is not going to.
+            tls.shutdownTimeout = .seconds(1)
             return tls
         } catch {
             throw CoordinatorError.stateDir("cannot load the TLS identity from \(stateDir.path): \(error)")
