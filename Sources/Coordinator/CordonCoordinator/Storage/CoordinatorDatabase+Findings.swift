@@ -3,17 +3,6 @@ import Foundation
 import GRDB
 
 extension CoordinatorDatabase {
-    /// Records a scan: hosts, their services and findings. For each host whose probes all
-    /// finished, findings it no longer shows are resolved at the scan's end, and services it
-    /// no longer offers are dropped. A scan older than what is already known of a host (a
-    /// late spooled report) does not overwrite it.
-    static func ingestScan(_ db: Database, scan: ScanReport, agent: AgentRecord, now: Date) throws {
-        guard try ScanRecord.fetchOne(db, key: scan.id) == nil else { return }
-        let (hosts, outside) = try Self.hostsInScope(db, scan.hosts, segment: agent.segment)
-        _ = try ingestScanHosts(db, hosts[...], segment: agent.segment, agentID: agent.id, at: scan.finishedAt)
-        try recordScan(db, scan: scan, hostsUp: hosts.count, outside: outside, agent: agent, now: now)
-    }
-
     /// The scan's own row, and the audit note for hosts it listed outside the segment's scope.
     /// Written last, in the transaction that stores the report: a scan whose row exists has
     /// had all its hosts recorded.
@@ -32,9 +21,12 @@ extension CoordinatorDatabase {
         }
     }
 
-    /// Records hosts of a scan that finished at `at`, in order, until `deadline` passes (at
-    /// least one host); returns the index of the first host not recorded. Idempotent: recording
-    /// the same hosts again (a report resent after the coordinator died part way) changes nothing.
+    /// Records hosts of a scan that finished at `at` (their services and findings), in order,
+    /// until `deadline` passes (at least one host); returns the index of the first host not
+    /// recorded. For each host whose probes all finished, findings it no longer shows are
+    /// resolved and services it no longer offers are dropped; a scan older than what is known
+    /// of a host (a late spooled report) does not overwrite it. Idempotent: recording the same
+    /// hosts again (a report resent after the coordinator died part way) changes nothing.
     static func ingestScanHosts(_ db: Database, _ hosts: ArraySlice<ScannedHost>, segment: String, agentID: String, at: Date,
                                 until deadline: ContinuousClock.Instant? = nil) throws -> Int {
         for index in hosts.indices {

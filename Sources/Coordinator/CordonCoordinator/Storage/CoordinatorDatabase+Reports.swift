@@ -15,7 +15,6 @@ extension CoordinatorDatabase {
         // report never holds the writer (and every other agent's heartbeat) for long. The report
         // row, and with it the acknowledgement, comes last: if the coordinator dies part way,
         // the agent sends the report again and recording the same hosts again changes nothing.
-        var hostsRecorded = false
         if let scan = report.scan {
             let pending: (hosts: [ScannedHost], segment: String)? = try read { db in
                 guard try ReportRecord.fetchOne(db, key: report.id) == nil,
@@ -31,7 +30,6 @@ extension CoordinatorDatabase {
                         try Self.ingestScanHosts(db, pending.hosts[next...], segment: pending.segment, agentID: agentID, at: scan.finishedAt, until: deadline)
                     }
                 }
-                hostsRecorded = true
             }
         }
         return try write { db in
@@ -54,12 +52,9 @@ extension CoordinatorDatabase {
             agent.spoolDroppedTotal = Saturating.add(agent.spoolDroppedTotal, dropped)
             try agent.update(db)
             if let scan = report.scan {
-                if hostsRecorded {
-                    let (hosts, outside) = try Self.hostsInScope(db, scan.hosts, segment: agent.segment)
-                    try Self.recordScan(db, scan: scan, hostsUp: hosts.count, outside: outside, agent: agent, now: now)
-                } else {
-                    try Self.ingestScan(db, scan: scan, agent: agent, now: now)
-                }
+                // Its hosts are in (above); a scan already recorded is not recorded again.
+                let (hosts, outside) = try Self.hostsInScope(db, scan.hosts, segment: agent.segment)
+                try Self.recordScan(db, scan: scan, hostsUp: hosts.count, outside: outside, agent: agent, now: now)
             }
             if let inventory = report.inventory {
                 try Self.ingestInventory(db, inventory: inventory, reportID: report.id, agent: agent, policy: policy)
