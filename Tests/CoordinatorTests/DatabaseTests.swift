@@ -1,6 +1,7 @@
 @testable import CordonCoordinator
 import CordonShared
 import Foundation
+import Synchronization
 import Testing
 
 @Suite struct EnrollmentStorageTests {
@@ -199,10 +200,24 @@ import Testing
         #expect(config.listen.host == "0.0.0.0")
         #expect(config.maxBodySize.bytes == 1 << 20)
         #expect(config.agentCertificateLifetime.seconds == 30 * 86400)
+        #expect(config.metricsListen == nil, "no plain-HTTP metrics listener unless asked for")
+    }
+
+    @Test func theMetricsListenerBindsLoopbackUnlessTold() throws {
+        let path = NSTemporaryDirectory() + "coord-\(UUID().uuidString).yaml"
+        defer { unlink(path) }
+        try "metricsListen:\n  port: 9469\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try CoordinatorConfig.load(path: path).metricsListen == .init(host: "127.0.0.1", port: 9469))
+        try "metricsListen:\n  host: 198.18.0.1\n  port: 9469\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try CoordinatorConfig.load(path: path).metricsListen == .init(host: "198.18.0.1", port: 9469))
+        let serve = try ServeCommand.parse(["--state-dir", "/tmp/x", "--metrics-port", "9470"])
+        #expect(try serve.resolvedConfig().metricsListen == .init(host: "127.0.0.1", port: 9470))
+        #expect(throws: (any Error).self) { try ServeCommand.parse(["--state-dir", "/tmp/x", "--metrics-host", "0.0.0.0"]) }
     }
 
     @Test func badConfigsAreRefused() throws {
-        for yaml in ["listen:\n  port: 70000\n", "maxBodySize: 12\n", "stateDir: /x\nport: 1\n", "agentCertificateLifetime: 1s\n"] {
+        for yaml in ["listen:\n  port: 70000\n", "maxBodySize: 12\n", "stateDir: /x\nport: 1\n", "agentCertificateLifetime: 1s\n",
+                     "metricsListen:\n  host: 127.0.0.1\n", "metricsListen:\n  port: 70000\n", "listen:\n  port: 9000\nmetricsListen:\n  host: 0.0.0.0\n  port: 9000\n"] {
             let path = NSTemporaryDirectory() + "coord-\(UUID().uuidString).yaml"
             try yaml.write(toFile: path, atomically: true, encoding: .utf8)
             defer { unlink(path) }
@@ -301,5 +316,54 @@ import Testing
         #expect(try database.auditEntries().isEmpty)
         while competitor.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(competitor.terminationStatus == 0)
+    }
+}
+
+@Suite struct FleetMetricsTests {
+    /// `/metrics` counts agents by state in SQL; the fleet views judge each agent in Swift. The
+    /// two must agree, also at the thresholds' edges.
+    @Test func theAgentStatesInSQLAgreeWithTheFleetViews() throws {
+        let database = try CoordinatorDatabase.inMemory()
+        let now = Date(timeIntervalSince1970: 1_800_000_000.25)
+        var generator = SystemRandomNumberGenerator()
+        var records: [AgentRecord] = []
+        for i in 0..<400 {
+            let interval = [1.0, 30, 60, 300].randomElement(using: &generator)!
+            // Ages a millisecond either side of each threshold (2i+5 and 6i+5), and anywhere.
+            let edges = [2 * interval + 5, 6 * interval + 5]
+            let age = i % 3 == 0 ? (Double.random(in: 0...(10 * interval), using: &generator) * 1000).rounded() / 1000
+                : edges.randomElement(using: &generator)! + [-0.001, 0.001].randomElement(using: &generator)!
+            records.append(AgentRecord(id: "a\(i)", segment: "s", hostname: "h", agentVersion: "v", enrolledAt: now, tokenID: "t",
+                                       certificateNotAfter: now, lastSeenAt: i % 17 == 0 ? nil : now.addingTimeInterval(-age),
+                                       lastReportAt: nil, heartbeatInterval: interval, reportInterval: 300, spoolDepth: 0,
+                                       spoolDroppedTotal: 0, revokedAt: i % 23 == 0 ? now : nil, factsJSON: nil))
+        }
+        try database.write { db in for r in records { try r.insert(db) } }
+        // What went in is what reads back (dates are stored to the millisecond).
+        let stored = try database.read { db in try AgentRecord.fetchAll(db) }
+        var expected: [AgentState: Int] = [:]
+        for r in stored { expected[CoordinatorDatabase.state(of: r, now: now), default: 0] += 1 }
+        #expect(try database.metricsSnapshot(now: now).agentsByState == expected)
+        #expect(expected.count == 4, "every state occurs: \(expected)")
+    }
+
+    @Test func theWriterQueueCountsWritesInFlightAndReturnsToZero() async throws {
+        let database = try CoordinatorDatabase.inMemory()
+        let (entered, enteredContinuation) = AsyncStream.makeStream(of: Void.self)
+        let release = Mutex(false)
+        let writer = Task.detached {
+            try database.write { _ in
+                enteredContinuation.yield()
+                while !release.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.005) }
+            }
+        }
+        var iterator = entered.makeAsyncIterator()
+        _ = await iterator.next()
+        #expect(database.writersQueued == 1)
+        release.withLock { $0 = true }
+        try await writer.value
+        #expect(database.writersQueued == 0)
+        #expect(throws: (any Error).self) { try database.write { db in try db.execute(sql: "SELECT * FROM nowhere") } }
+        #expect(database.writersQueued == 0, "a failed write leaves the queue too")
     }
 }

@@ -71,7 +71,10 @@ extension CoordinatorAPI {
                 throw APIError.badRequest("'createdAt' \(CordonTime.format(report.createdAt)) is more than a day ahead of the coordinator's clock (\(CordonTime.format(now()))): check the agent's clock")
             }
             // Acknowledged only after the transaction commits: `ingest` returns after commit.
-            let ack = try database.ingest(report: report, body: body, agentID: agent.id, policy: config.inventoryPolicy, now: now())
+            let started = ContinuousClock.now
+            let (ack, transactions) = try database.ingestCountingTransactions(report: report, body: body, agentID: agent.id,
+                                                                              policy: config.inventoryPolicy, now: now())
+            metrics.ingested(duration: ContinuousClock.now - started, hosts: report.scan?.hosts.count ?? 0, transactions: transactions)
             context.logger.debug("report stored", metadata: ["agent.id": "\(agent.id)", "report.id": "\(report.id)", "duplicate": "\(ack.duplicate)"])
             return try Response.json(ack, status: ack.duplicate ? .ok : .created)
         }

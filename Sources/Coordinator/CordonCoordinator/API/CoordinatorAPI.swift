@@ -23,6 +23,8 @@ public struct CoordinatorAPI: Sendable {
     let skewedClocks = SkewedClocks()
     /// Requests answered, by status.
     public let requestStats = RequestStats()
+    /// What `/metrics` shows.
+    public let metrics = CoordinatorMetrics()
 
     public init(database: CoordinatorDatabase, ca: CertificateAuthority, keys: CoordinatorKeys, config: CoordinatorConfig,
                 dispatcher: TaskDispatcher = TaskDispatcher(),
@@ -42,7 +44,7 @@ public struct CoordinatorAPI: Sendable {
     /// A router with every route, behind the error, protocol and authentication middleware.
     public func makeRouter() -> Router<CordonRequestContext> {
         let router = Router(context: CordonRequestContext.self)
-        router.add(middleware: RequestStatsMiddleware(stats: requestStats))
+        router.add(middleware: RequestStatsMiddleware(stats: requestStats, metrics: metrics))
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(database: database))
         addEnrollmentRoutes(to: router.group())
@@ -55,6 +57,7 @@ public struct CoordinatorAPI: Sendable {
         addOperatorTaskRoutes(to: operatorRoutes)
         addPlanRoutes(to: operatorRoutes)
         addSegmentRoutes(to: operatorRoutes)
+        addMetricsRoute(to: operatorRoutes)
         return router
     }
 

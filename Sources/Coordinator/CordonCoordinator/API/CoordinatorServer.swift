@@ -45,6 +45,14 @@ public enum CoordinatorServer {
         let gate = ConnectionGate(maxConnections: config.maxConnections > 0 ? config.maxConnections : ConnectionGate.connectionCap(openFilesLimit: openFiles),
                                   maxHandshakesPerAddress: config.maxHandshakesPerAddress,
                                   handshakeTimeout: .nanoseconds(Int64(config.handshakeTimeout.seconds * 1e9)))
+        api.metrics.attach(gate)
+        // One long-poll connection per agent, and a second while it reports: a cap below twice
+        // the enrolled fleet refuses agents once they are all connected.
+        if let agents = try? api.database.activeAgentCount(), gate.maxConnections < 2 * agents {
+            logger.warning("the connection cap is below twice the enrolled agents: raise LimitNOFILE (systemd) or ulimit -n", metadata: [
+                "max-connections": "\(gate.maxConnections)", "agents": "\(agents)", "open-files": "\(openFiles)",
+            ])
+        }
         logger.info("connection limits", metadata: [
             "open-files": "\(openFiles)", "max-connections": "\(gate.maxConnections)",
             "handshake-timeout": "\(config.handshakeTimeout.seconds)s", "idle-timeout": "\(config.idleTimeout.seconds)s",

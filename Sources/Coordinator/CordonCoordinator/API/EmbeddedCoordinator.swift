@@ -8,6 +8,8 @@ import ServiceLifecycle
 /// application `cordon serve` runs, with real TLS and SQLite, started and stopped on demand.
 public final class EmbeddedCoordinator: Sendable {
     public let port: Int
+    /// The plain-HTTP metrics listener's port, when `config.metricsListen` asked for one.
+    public let metricsPort: Int?
     public let api: CoordinatorAPI
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
@@ -24,21 +26,39 @@ public final class EmbeddedCoordinator: Sendable {
             continuation.yield(port)
             continuation.finish()
         }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        var services: [any Service] = [app]
+        let (metricsPorts, metricsContinuation) = AsyncStream.makeStream(of: Int.self)
+        if let metrics = config.metricsListen {
+            services.append(api.makeMetricsApplication(host: metrics.host, port: metrics.port, logger: logger) { port in
+                metricsContinuation.yield(port)
+                metricsContinuation.finish()
+            })
+        } else {
+            metricsContinuation.finish()
+        }
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         // Unstructured on purpose: the caller owns the coordinator's lifetime through `stop()`,
         // which may come from another task (tests stop and restart it mid-run).
         let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
+        var metricsIterator = metricsPorts.makeAsyncIterator()
         guard let port = await iterator.next() else {
             task.cancel()
             _ = try? await task.value
             throw CoordinatorError.config("the coordinator did not start listening")
         }
-        return EmbeddedCoordinator(port: port, api: api, group: group, task: task)
+        let metricsPort = await metricsIterator.next()
+        if config.metricsListen != nil && metricsPort == nil {
+            await group.triggerGracefulShutdown()
+            _ = try? await task.value
+            throw CoordinatorError.config("the metrics listener did not start")
+        }
+        return EmbeddedCoordinator(port: port, metricsPort: metricsPort, api: api, group: group, task: task)
     }
 
-    private init(port: Int, api: CoordinatorAPI, group: ServiceGroup, task: Task<Void, any Error>) {
+    private init(port: Int, metricsPort: Int?, api: CoordinatorAPI, group: ServiceGroup, task: Task<Void, any Error>) {
         self.port = port
+        self.metricsPort = metricsPort
         self.api = api
         self.group = group
         self.task = task

@@ -26,21 +26,32 @@ public final class RequestStats: Sendable {
 }
 
 /// Counts every answer, outermost, so that it sees the status the client gets (an error the
-/// inner middleware did not turn into a response is counted as the 500 it becomes).
+/// inner middleware did not turn into a response is counted as the 500 it becomes), and feeds
+/// `/metrics` with the route, method, status and time to the response head.
 struct RequestStatsMiddleware: RouterMiddleware {
     typealias Context = CordonRequestContext
     let stats: RequestStats
+    let metrics: CoordinatorMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let status: Int
+        defer {
+            stats.record(status: status)
+            // A path no route matched is one label value ("NotFound", as Hummingbird names it), not the
+            // path the client made up.
+            metrics.request(route: context.endpointPath ?? "NotFound", method: request.method.rawValue, status: status,
+                            duration: ContinuousClock.now - started)
+        }
         do {
             let response = try await next(request, context)
-            stats.record(status: response.status.code)
+            status = response.status.code
             return response
         } catch let error as HTTPResponseError {
-            stats.record(status: error.status.code)
+            status = error.status.code
             throw error
         } catch {
-            stats.record(status: 500)
+            status = 500
             throw error
         }
     }

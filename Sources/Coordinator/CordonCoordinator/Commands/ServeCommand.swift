@@ -16,6 +16,9 @@ public struct ServeCommand: AsyncParsableCommand {
             Examples:
               cordon serve --config /etc/cordon/coordinator.yaml
               cordon serve --state-dir /var/lib/cordon --port 8443
+              cordon serve --config /etc/cordon/coordinator.yaml --metrics-port 9469
+                (Prometheus scrapes http://127.0.0.1:9469/metrics; operators can also read
+                 https://COORDINATOR:8443/metrics with their certificate)
             """)
 
     @Option(name: .long, help: ArgumentHelp("Coordinator config file (YAML).", valueName: "file"))
@@ -30,6 +33,12 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Port to listen on (default 8443; 0 picks a free one).", valueName: "port"))
     public var port: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Also serve /metrics over plain HTTP on this port (0 picks a free one), for Prometheus. Without it, /metrics is only on the mTLS API for operator certificates.", valueName: "port"))
+    public var metricsPort: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Address of the plain-HTTP metrics listener (default 127.0.0.1).", valueName: "address"))
+    public var metricsHost: String?
+
     @Option(name: .long, help: ArgumentHelp("Largest request body accepted, e.g. 16MiB; larger ones get 413.", valueName: "size"))
     public var maxBodySize: String?
 
@@ -40,6 +49,7 @@ public struct ServeCommand: AsyncParsableCommand {
 
     public func validate() throws {
         if config == nil && stateDir == nil { throw ValidationError("give --config FILE or --state-dir DIR") }
+        if metricsHost != nil && metricsPort == nil && config == nil { throw ValidationError("--metrics-host needs --metrics-port (or metricsListen in --config)") }
         if let maxBodySize, ByteSize.parse(maxBodySize) == nil { throw ValidationError("--max-body-size \(maxBodySize) is not a size like 16MiB") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
     }
@@ -50,6 +60,11 @@ public struct ServeCommand: AsyncParsableCommand {
         if let host { resolved.listen.host = host }
         if let port { resolved.listen.port = port }
         if let maxBodySize, let bytes = ByteSize.parse(maxBodySize) { resolved.maxBodySize = .init(bytes: bytes) }
+        if let metricsPort { resolved.metricsListen = .init(host: resolved.metricsListen?.host ?? CoordinatorConfig.metricsHost, port: metricsPort) }
+        if let metricsHost {
+            guard resolved.metricsListen != nil else { throw CordonError.invalidArgument("--metrics-host needs --metrics-port or metricsListen in the config") }
+            resolved.metricsListen?.host = metricsHost
+        }
         try resolved.validate(origin: config ?? "flags")
         return resolved
     }
@@ -70,7 +85,13 @@ public struct ServeCommand: AsyncParsableCommand {
             let app = try CoordinatorServer.makeApplication(api: api, stateDir: stateDir, logger: logger) { port in
                 logger.notice("coordinator listening", metadata: ["address": "\(config.listen.host):\(port)", "ca.fingerprint": "\((try? ca.fingerprint) ?? "?")"])
             }
-            let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            var services: [any Service] = [app]
+            if let metrics = config.metricsListen {
+                services.append(api.makeMetricsApplication(host: metrics.host, port: metrics.port, logger: logger) { port in
+                    logger.notice("metrics listening", metadata: ["address": "http://\(metrics.host):\(port)\(APIPath.metrics)"])
+                })
+            }
+            let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             logger.notice("coordinator stopped")
         }

@@ -15,6 +15,9 @@ import Foundation
 /// idleTimeout: 35s
 /// maxConnections: 0          # 0: from the open-files limit
 /// maxHandshakesPerAddress: 64
+/// metricsListen:             # absent: no plain-HTTP metrics listener
+///   host: 127.0.0.1
+///   port: 9469
 /// ```
 public struct CoordinatorConfig: Codable, Sendable, Equatable {
     public struct Listen: Codable, Sendable, Equatable {
@@ -44,13 +47,16 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
     public var maxConnections: Int
     /// Connections one address may have in the TLS handshake at once.
     public var maxHandshakesPerAddress: Int
+    /// Where the plain-HTTP `/metrics` listener binds (host 127.0.0.1 unless given); nil: none,
+    /// and `/metrics` is only on the mTLS API for operator certificates.
+    public var metricsListen: Listen?
 
     public init(stateDir: String = "/var/lib/cordon", listen: Listen = .init(), maxBodySize: ConfigByteSize = .init(bytes: 16 << 20),
                 agentCertificateLifetime: ConfigDuration = .init(seconds: 30 * 86400),
                 operatorCertificateLifetime: ConfigDuration = .init(seconds: 365 * 86400),
                 longPollTimeout: ConfigDuration = .init(seconds: 25), inventoryPolicy: InventoryPolicy = .init(),
                 handshakeTimeout: ConfigDuration = .init(seconds: 10), idleTimeout: ConfigDuration = .init(seconds: 35),
-                maxConnections: Int = 0, maxHandshakesPerAddress: Int = 64) {
+                maxConnections: Int = 0, maxHandshakesPerAddress: Int = 64, metricsListen: Listen? = nil) {
         self.stateDir = stateDir
         self.listen = listen
         self.maxBodySize = maxBodySize
@@ -62,11 +68,12 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
         self.maxHandshakesPerAddress = maxHandshakesPerAddress
+        self.metricsListen = metricsListen
     }
 
     enum CodingKeys: String, CodingKey {
         case stateDir, listen, maxBodySize, agentCertificateLifetime, operatorCertificateLifetime, longPollTimeout, inventoryPolicy
-        case handshakeTimeout, idleTimeout, maxConnections, maxHandshakesPerAddress
+        case handshakeTimeout, idleTimeout, maxConnections, maxHandshakesPerAddress, metricsListen
     }
 
     public init(from decoder: any Decoder) throws {
@@ -87,7 +94,14 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout) ?? defaults.idleTimeout
         maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? defaults.maxConnections
         maxHandshakesPerAddress = try c.decodeIfPresent(Int.self, forKey: .maxHandshakesPerAddress) ?? defaults.maxHandshakesPerAddress
+        if let metrics = try c.decodeIfPresent(PartialListen.self, forKey: .metricsListen) {
+            // A missing port is left out of range, for `validate` to name.
+            metricsListen = Listen(host: metrics.host ?? Self.metricsHost, port: metrics.port ?? -1)
+        }
     }
+
+    /// Where the metrics listener binds when only its port is given.
+    public static let metricsHost = "127.0.0.1"
 
     private struct PartialListen: Codable {
         var host: String?
@@ -106,6 +120,7 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         "idleTimeout": .scalar,
         "maxConnections": .scalar,
         "maxHandshakesPerAddress": .scalar,
+        "metricsListen": .mapping(["host": .scalar, "port": .scalar]),
     ])
 
     public static func load(path: String) throws -> CoordinatorConfig {
@@ -125,6 +140,12 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         guard (2...3600).contains(idleTimeout.seconds) else { throw CordonError.invalidArgument("\(origin): idleTimeout must be 2s-1h") }
         guard maxConnections == 0 || (16...10_000_000).contains(maxConnections) else {
             throw CordonError.invalidArgument("\(origin): maxConnections must be 0 (from the open-files limit) or 16-10000000")
+        }
+        if let metricsListen {
+            guard (0...65535).contains(metricsListen.port) else { throw CordonError.invalidArgument("\(origin): metricsListen.port must be given, 0-65535 (0 picks a free one)") }
+            guard metricsListen.port == 0 || metricsListen.port != listen.port || metricsListen.host != listen.host else {
+                throw CordonError.invalidArgument("\(origin): metricsListen must differ from listen (\(listen.host):\(listen.port))")
+            }
         }
         guard (1...100_000).contains(maxHandshakesPerAddress) else { throw CordonError.invalidArgument("\(origin): maxHandshakesPerAddress must be 1-100000") }
         guard inventoryPolicy.failedLogonBurst >= 1 else { throw CordonError.invalidArgument("\(origin): inventoryPolicy.failedLogonBurst must be at least 1") }

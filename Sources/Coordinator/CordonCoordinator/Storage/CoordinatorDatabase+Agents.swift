@@ -85,3 +85,52 @@ extension CoordinatorDatabase {
                      spoolDroppedTotal: agent.spoolDroppedTotal, certificateNotAfter: agent.certificateNotAfter, revokedAt: agent.revokedAt)
     }
 }
+
+/// The fleet's figures `/metrics` reads at each scrape: one grouped query each, no rows loaded.
+struct FleetMetrics: Sendable {
+    var agentsByState: [AgentState: Int] = [:]
+    var taskRunsByState: [TaskState: Int] = [:]
+    var databaseBytes = 0
+    var walBytes = 0
+    var freeBytes = 0
+}
+
+extension CoordinatorDatabase {
+    func metricsSnapshot(now: Date) throws -> FleetMetrics {
+        try read { db in
+            var result = FleetMetrics()
+            // The same thresholds as `state(of:now:)`, in SQL (a test holds the two together). Dates
+            // are stored to the millisecond; rounding the age to one undoes julianday's float error.
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT CASE
+                         WHEN revokedAt IS NOT NULL THEN 'revoked'
+                         WHEN lastSeenAt IS NULL THEN 'offline'
+                         WHEN ROUND((julianday(?) - julianday(lastSeenAt)) * 86400000.0) <= (2 * heartbeatInterval + 5) * 1000 THEN 'online'
+                         WHEN ROUND((julianday(?) - julianday(lastSeenAt)) * 86400000.0) <= (6 * heartbeatInterval + 5) * 1000 THEN 'late'
+                         ELSE 'offline' END AS state, COUNT(*) AS n
+                FROM agent GROUP BY state
+                """, arguments: [now, now])
+            for row in rows {
+                if let state = AgentState(rawValue: row["state"]) { result.agentsByState[state, default: 0] += row["n"] }
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM taskRun GROUP BY state") {
+                if let state = TaskState(rawValue: row["state"]) { result.taskRunsByState[state, default: 0] += row["n"] }
+            }
+            let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+            result.databaseBytes = pageSize * (try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0)
+            result.freeBytes = pageSize * (try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0)
+            if let pool = writer as? DatabasePool {
+                let attributes = try? FileManager.default.attributesOfItem(atPath: pool.path + "-wal")
+                result.walBytes = (attributes?[.size] as? Int) ?? 0
+            }
+            return result
+        }
+    }
+}
+
+extension CoordinatorDatabase {
+    /// Agents enrolled and not revoked.
+    func activeAgentCount() throws -> Int {
+        try read { db in try AgentRecord.filter(Column("revokedAt") == nil).fetchCount(db) }
+    }
+}

@@ -148,6 +148,8 @@ extension CoordinatorDatabase {
 
     /// Runs a write transaction, turning SQLite errors into `CoordinatorError.storage`.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
+        writersQueuedCount.add(1, ordering: .relaxed)
+        defer { writersQueuedCount.subtract(1, ordering: .relaxed) }
         do {
             return try writer.write(body)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL || error.resultCode == .SQLITE_IOERR {

@@ -11,6 +11,14 @@ extension CoordinatorDatabase {
     /// changes nothing; the caller acknowledges to the agent only after this returns.
     public func ingest(report: AgentReport, body: Data, agentID: String, policy: InventoryPolicy = .init(), now: Date = Date(),
                        scanTransactionTime: Duration = scanTransactionTime) throws -> ReportAck {
+        try ingestCountingTransactions(report: report, body: body, agentID: agentID, policy: policy, now: now,
+                                       scanTransactionTime: scanTransactionTime).ack
+    }
+
+    /// `ingest`, and how many write transactions it took (for `/metrics`).
+    func ingestCountingTransactions(report: AgentReport, body: Data, agentID: String, policy: InventoryPolicy, now: Date,
+                                    scanTransactionTime: Duration = scanTransactionTime) throws -> (ack: ReportAck, transactions: Int) {
+        var transactions = 1
         // A scan's hosts are recorded first, in transactions of bounded time, so that one large
         // report never holds the writer (and every other agent's heartbeat) for long. The report
         // row, and with it the acknowledgement, comes last: if the coordinator dies part way,
@@ -29,10 +37,11 @@ extension CoordinatorDatabase {
                     next = try write { db in
                         try Self.ingestScanHosts(db, pending.hosts[next...], segment: pending.segment, agentID: agentID, at: scan.finishedAt, until: deadline)
                     }
+                    transactions += 1
                 }
             }
         }
-        return try write { db in
+        let ack = try write { db in
             if let existing = try ReportRecord.fetchOne(db, key: report.id) {
                 guard existing.agentID == agentID else {
                     throw CoordinatorError.conflict("report ID \(report.id) was already used by another agent")
@@ -61,6 +70,7 @@ extension CoordinatorDatabase {
             }
             return ReportAck(reportID: report.id, duplicate: false)
         }
+        return (ack, transactions)
     }
 
     public func reportCount(agentID: String? = nil) throws -> Int {

@@ -5,6 +5,7 @@ import GRDB
 import Glibc
 #endif
 import Logging
+import Synchronization
 
 /// The one type that owns the coordinator's SQL.
 ///
@@ -14,6 +15,9 @@ import Logging
 /// PostgreSQL backend can replace it behind the same methods.
 public final class CoordinatorDatabase: Sendable {
     let writer: any DatabaseWriter
+    /// Write transactions running or waiting for the writer (`/metrics`' writer queue depth).
+    let writersQueuedCount = Atomic<Int>(0)
+    var writersQueued: Int { writersQueuedCount.load(ordering: .relaxed) }
 
     /// Opens (creating if needed) the database file in WAL mode and migrates it.
     public static func open(path: String) throws -> CoordinatorDatabase {
