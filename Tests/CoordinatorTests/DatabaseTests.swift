@@ -297,7 +297,7 @@ import Testing
             connection.execute("BEGIN IMMEDIATE")
             connection.execute("CREATE TABLE operatorNotes (note TEXT)")
             open(sys.argv[2], "w").close()
-            time.sleep(1.5)
+            time.sleep(3)
             connection.execute("COMMIT")
             """
         let competitor = Process()

@@ -28,7 +28,11 @@ import Testing
         }
         #expect(try db.agentSummaries(now: t0).map(\.id) == [good])
         let status = try db.fleetStatus(now: t0)
-        #expect(status.segments.first?.agents.values.reduce(0, +) == 1)
+        // Counted in SQL, the agent is still an enrolled agent; its unreadable report time does
+        // not hide the good agent's.
+        #expect(status.segments.first?.agents.values.reduce(0, +) == 2)
+        #expect(status.segments.first?.lastReportAt == t0)
+        #expect(status.agents.map(\.id) == [good], "the row that does not read back is left out of the list")
         #expect(status.segments.first?.lastScanAt == nil, "a last-scan time that does not read back is left out")
         #expect(try db.hosts().map(\.address) == ["198.18.1.10"])
         #expect(try db.findings().map(\.address) == ["198.18.1.10"])

@@ -53,6 +53,25 @@ import Testing
         await fleet.finish()
     }
 
+    @Test func theStatusListingIsChosenByQueryAndBadValuesGet400() async throws {
+        let fleet = try await LiveFleet.start()
+        let op = try fleet.rawAsOperator()
+        for (query, fragment) in [("agents=everyone", "'agents' must be all or attention"), ("agents=attention&limit=-1", "'limit' must be 0-10000"),
+                                  ("agents=attention&limit=10001", "'limit' must be 0-10000"), ("agents=attention&limit=ten", "'limit' must be an integer")] {
+            let reply = try await op.send(.GET, APIPath.status + "?" + query)
+            #expect(reply.status == 400, "\(query)")
+            #expect(reply.error?.message.contains(fragment) == true, "\(query): \(String(describing: reply.error))")
+        }
+        let attention = try await op.send(.GET, APIPath.status + "?agents=attention&limit=5")
+        #expect(attention.status == 200)
+        #expect(try CordonJSON.decode(FleetStatus.self, from: attention.body).attentionOmitted == 0)
+        let all = try await op.send(.GET, APIPath.status)
+        #expect(try CordonJSON.decode(FleetStatus.self, from: all.body).attentionOmitted == nil)
+        #expect(!String(decoding: all.body, as: UTF8.self).contains("attentionOmitted"), "the default answer keeps its old shape")
+        await op.shutdown()
+        await fleet.finish()
+    }
+
     @Test func anUnknownMajorVersionIsRefusedNamingTheSpokenOnes() async throws {
         let fleet = try await LiveFleet.start()
         let agent = try await fleet.enrollAgent()

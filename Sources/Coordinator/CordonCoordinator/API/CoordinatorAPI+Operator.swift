@@ -4,8 +4,19 @@ import Hummingbird
 
 extension CoordinatorAPI {
     func addOperatorRoutes(to group: RouterGroup<CordonRequestContext>) {
-        group.get(RouterPath(APIPath.status)) { _, _ in
-            try Response.json(try database.fleetStatus(now: now()))
+        group.get(RouterPath(APIPath.status)) { request, _ in
+            // `agents=attention`: only late and offline agents (at most `limit`), for fleets whose
+            // every agent would not fit a screen; the default lists every agent.
+            let listing: AgentListing
+            switch request.uri.queryParameters["agents"].map(String.init) {
+            case nil, "all": listing = .all
+            case "attention":
+                let limit = try request.intQuery("limit") ?? 100
+                guard (0...10_000).contains(limit) else { throw APIError.badRequest("'limit' must be 0-10000, got \(limit)") }
+                listing = .attention(limit: limit)
+            case let other?: throw APIError.badRequest("'agents' must be all or attention, got \(Terminal.sanitize(other, limit: 40).debugDescription)")
+            }
+            return try Response.json(try database.fleetStatus(now: now(), agents: listing))
         }
 
         group.get(RouterPath(APIPath.agents)) { request, _ in

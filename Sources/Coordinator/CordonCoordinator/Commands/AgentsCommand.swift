@@ -72,14 +72,27 @@ public struct StatusCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "The fleet at a glance: segments, agents online/late/offline, last reports, spool drops.",
-        discussion: "An agent is online when heard from within two heartbeat intervals, late within six, else offline.")
+        discussion: """
+            An agent is online when heard from within two heartbeat intervals, late within six, else offline.
+
+            Below the per-segment figures it lists the agents that need a look: late and offline \
+            ones (not revoked), longest silent first, at most --limit of them. --all-agents lists \
+            every agent instead (as `cordon agents list` does).
+            """)
     @OptionGroup public var connection: OperatorOptions
+    @Flag(name: .long, help: "List every agent, not only the late and offline ones.") public var allAgents = false
+    @Option(name: .long, help: ArgumentHelp("Late and offline agents listed at most (0-10000).", valueName: "n")) public var limit: Int = 100
     @Flag(name: .long, help: "Print JSON.") public var json = false
     public init() {}
 
+    public func validate() throws {
+        guard (0...10_000).contains(limit) else { throw ValidationError("--limit must be 0-10000") }
+    }
+
     public func run() async throws {
         try await runReportingErrors {
-            let status: FleetStatus = try await connection.withClient { try await $0.get(APIPath.status) }
+            let path = APIPath.status + (allAgents ? "" : "?agents=attention&limit=\(limit)")
+            let status: FleetStatus = try await connection.withClient { try await $0.get(path) }
             if json { return try printJSON(status) }
             print(FleetViews.status(status))
         }

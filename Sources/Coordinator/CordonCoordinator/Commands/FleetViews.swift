@@ -21,7 +21,11 @@ public enum FleetViews {
                       "\(s.jumpHostFindings[.medium] ?? 0)", "\(s.jumpHostFindings[.low] ?? 0)"])
         }
         if !jump.rows.isEmpty { out += "\n\n" + jump.render() }
-        return out + "\n\n" + agentsTable(status.agents, now: now)
+        guard let omitted = status.attentionOmitted else { return out + "\n\n" + agentsTable(status.agents, now: now) }
+        if status.agents.isEmpty { return out + "\n\nEvery agent is online (or revoked)." }
+        out += "\n\nLate and offline agents, longest silent first:\n" + agentsTable(status.agents, now: now)
+        if omitted > 0 { out += "\n... and \(omitted) more late or offline: `cordon agents list` shows every agent." }
+        return out
     }
 
     public static func agentsTable(_ agents: [AgentSummary], now: Date = Date()) -> String {

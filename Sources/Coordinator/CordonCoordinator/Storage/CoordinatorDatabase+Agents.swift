@@ -2,6 +2,13 @@ import CordonShared
 import Foundation
 import GRDB
 
+/// Which agents `fleetStatus` lists beside the per-segment figures.
+public enum AgentListing: Sendable, Equatable {
+    case all
+    /// Late and offline agents (not revoked), at most this many.
+    case attention(limit: Int)
+}
+
 extension CoordinatorDatabase {
     /// Records a heartbeat: the agent is alive, with its intervals and spool depth.
     public func recordHeartbeat(agentID: String, heartbeat: Heartbeat, now: Date = Date()) throws {
@@ -47,26 +54,70 @@ extension CoordinatorDatabase {
         }
     }
 
-    public func fleetStatus(now: Date = Date()) throws -> FleetStatus {
-        let agents = try agentSummaries(now: now)
-        var segments: [String: SegmentStatus] = [:]
-        for agent in agents {
-            var segment = segments[agent.segment] ?? SegmentStatus(name: agent.segment, agents: [:], lastReportAt: nil, spoolDropped: 0)
-            segment.agents[agent.state, default: 0] += 1
-            if let at = agent.lastReportAt, at > (segment.lastReportAt ?? .distantPast) { segment.lastReportAt = at }
-            segment.spoolDropped = Saturating.add(segment.spoolDropped, agent.spoolDroppedTotal)
-            segments[agent.segment] = segment
+    /// The fleet at a glance. Per-segment figures come from grouped queries (no agent or finding
+    /// is loaded to count them); `agents` says which agents are listed beside them.
+    public func fleetStatus(now: Date = Date(), agents listing: AgentListing = .all) throws -> FleetStatus {
+        try read { db in
+            var segments: [String: SegmentStatus] = [:]
+            func segment(_ name: String) -> SegmentStatus {
+                segments[name] ?? SegmentStatus(name: name, agents: [:], lastReportAt: nil, spoolDropped: 0)
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT segment, \(Self.agentStateSQL) AS state, COUNT(*) AS n FROM agent GROUP BY segment, state",
+                                        arguments: [now, now]) {
+                guard let state = AgentState(rawValue: row["state"]) else { continue }
+                var s = segment(row["segment"])
+                s.agents[state, default: 0] += row["n"]
+                segments[s.name] = s
+            }
+            // TOTAL is a float and does not overflow as SUM would on hostile counts; clamped back.
+            // A report time more than a day ahead cannot come from an ingest (it refuses them):
+            // such a value (edited by hand, or not a date) is left out, not allowed to hide the rest.
+            for row in try Row.fetchAll(db, sql: """
+                SELECT segment, MAX(CASE WHEN lastReportAt <= ? THEN lastReportAt END) AS at, TOTAL(spoolDroppedTotal) AS dropped
+                FROM agent GROUP BY segment
+                """, arguments: [now.addingTimeInterval(2 * 86400)]) {
+                var s = segment(row["segment"])
+                s.lastReportAt = try? row.decode(Date?.self, forColumn: "at")
+                s.spoolDropped = Int(clamping: Int64(exactly: min(max((row["dropped"] as Double?) ?? 0, 0), 9.0e18).rounded()) ?? 0)
+                segments[s.name] = s
+            }
+            for (name, summary) in try Self.segmentFindingSummary(db) {
+                var s = segment(name)
+                s.lastScanAt = summary.lastScanAt
+                s.hostsUp = summary.hostsUp
+                s.worms = summary.worms
+                s.jumpHostFindings = summary.jumpHost
+                segments[name] = s
+            }
+            var listed: [AgentSummary]
+            var omitted = 0
+            switch listing {
+            case .all:
+                listed = try AgentRecord.order(Column("segment"), Column("hostname"), Column("id")).fetchReadable(db).map { Self.summary($0, now: now) }
+            case .attention(let limit):
+                // Late and offline agents (not revoked ones), longest silent first.
+                let sql = "SELECT * FROM agent WHERE revokedAt IS NULL AND \(Self.agentStateSQL) IN ('late', 'offline') ORDER BY lastSeenAt IS NOT NULL, lastSeenAt, id"
+                let arguments: StatementArguments = [now, now]
+                let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(sql))", arguments: arguments) ?? 0
+                listed = try AgentRecord.fetchReadable(db, sql: sql + " LIMIT ?", arguments: arguments + [max(0, limit)]).map { Self.summary($0, now: now) }
+                omitted = total - listed.count
+            }
+            var status = FleetStatus(generatedAt: now, segments: segments.values.sorted { $0.name < $1.name }, agents: listed)
+            if case .attention = listing { status.attentionOmitted = omitted }
+            return status
         }
-        for (name, summary) in try segmentFindingSummary() {
-            var segment = segments[name] ?? SegmentStatus(name: name, agents: [:], lastReportAt: nil, spoolDropped: 0)
-            segment.lastScanAt = summary.lastScanAt
-            segment.hostsUp = summary.hostsUp
-            segment.worms = summary.worms
-            segment.jumpHostFindings = summary.jumpHost
-            segments[name] = segment
-        }
-        return FleetStatus(generatedAt: now, segments: segments.values.sorted { $0.name < $1.name }, agents: agents)
     }
+
+    /// An agent's state in SQL, with the thresholds of `state(of:now:)` (a test holds the two
+    /// together); binds `now` twice. Dates are stored to the millisecond; rounding the age to one
+    /// undoes julianday's float error.
+    static let agentStateSQL = """
+        (CASE WHEN revokedAt IS NOT NULL THEN 'revoked'
+              WHEN lastSeenAt IS NULL THEN 'offline'
+              WHEN ROUND((julianday(?) - julianday(lastSeenAt)) * 86400000.0) <= (2 * heartbeatInterval + 5) * 1000 THEN 'online'
+              WHEN ROUND((julianday(?) - julianday(lastSeenAt)) * 86400000.0) <= (6 * heartbeatInterval + 5) * 1000 THEN 'late'
+              ELSE 'offline' END)
+        """
 
     /// Online within two heartbeat intervals, late within six, else offline.
     static func state(of agent: AgentRecord, now: Date) -> AgentState {
@@ -99,15 +150,8 @@ extension CoordinatorDatabase {
     func metricsSnapshot(now: Date) throws -> FleetMetrics {
         try read { db in
             var result = FleetMetrics()
-            // The same thresholds as `state(of:now:)`, in SQL (a test holds the two together). Dates
-            // are stored to the millisecond; rounding the age to one undoes julianday's float error.
             let rows = try Row.fetchAll(db, sql: """
-                SELECT CASE
-                         WHEN revokedAt IS NOT NULL THEN 'revoked'
-                         WHEN lastSeenAt IS NULL THEN 'offline'
-                         WHEN ROUND((julianday(?) - julianday(lastSeenAt)) * 86400000.0) <= (2 * heartbeatInterval + 5) * 1000 THEN 'online'
-                         WHEN ROUND((julianday(?) - julianday(lastSeenAt)) * 86400000.0) <= (6 * heartbeatInterval + 5) * 1000 THEN 'late'
-                         ELSE 'offline' END AS state, COUNT(*) AS n
+                SELECT \(Self.agentStateSQL) AS state, COUNT(*) AS n
                 FROM agent GROUP BY state
                 """, arguments: [now, now])
             for row in rows {

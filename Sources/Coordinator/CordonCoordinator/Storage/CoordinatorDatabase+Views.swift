@@ -28,29 +28,38 @@ extension CoordinatorDatabase {
     }
 
     static func findings(_ db: Database, _ filter: FindingFilter) throws -> [FindingView] {
-        var request = FindingRecord.all()
-        if let segment = filter.segment { request = request.filter(Column("segment") == segment) }
-        if let agentID = filter.agentID { request = request.filter(Column("agentID") == agentID) }
-        switch filter.status {
-        case .open: request = request.filter(Column("resolvedAt") == nil)
-        case .resolved: request = request.filter(Column("resolvedAt") != nil)
-        case nil: break
-        }
+        // One query: the filter in SQL (the open findings have their own partial indexes), the
+        // host's and jump host's names joined in, so that only the findings asked for are read.
         let ids = DetectionCatalogue.all.filter { d in
             (filter.worm == nil || d.worm == filter.worm) && (filter.kind == nil || d.kind == filter.kind) && (filter.source == nil || d.source == filter.source)
         }.map(\.id)
-        request = request.filter(ids.contains(Column("detectionID")))
-        let rows = try request.fetchReadable(db)
-        let hosts = try HostRecord.all().fetchReadable(db).reduce(into: [String: String]()) { $0["\($1.segment) \($1.address)"] = $1.netbiosName }
-        let agents = try AgentRecord.all().fetchReadable(db).reduce(into: [String: String]()) { $0[$1.id] = $1.hostname }
-        return rows.compactMap { row -> FindingView? in
-            guard let d = DetectionCatalogue.detection(row.detectionID) else { return nil }
-            let hostName = row.address.map { hosts["\(row.segment) \($0)"] ?? nil } ?? agents[row.agentID]
-            return FindingView(id: row.id ?? 0, detectionID: d.id, worm: d.worm, kind: d.kind, severity: d.severity, source: d.source, title: d.title,
-                               segment: row.segment, address: row.address, hostName: hostName ?? nil, agentID: row.agentID, port: row.port,
-                               proto: row.proto.flatMap(TransportProtocol.init(rawValue:)), item: row.item, evidence: row.evidence,
-                               references: d.references, remediation: d.remediation, firstSeen: row.firstSeen, lastSeen: row.lastSeen, resolvedAt: row.resolvedAt)
-        }.sorted { a, b in
+        guard !ids.isEmpty else { return [] }
+        var conditions = ["f.detectionID IN (\(Array(repeating: "?", count: ids.count).joined(separator: ",")))"]
+        var arguments = StatementArguments(ids)
+        if let segment = filter.segment { conditions.append("f.segment = ?"); arguments += [segment] }
+        if let agentID = filter.agentID { conditions.append("f.agentID = ?"); arguments += [agentID] }
+        switch filter.status {
+        case .open: conditions.append("f.resolvedAt IS NULL")
+        case .resolved: conditions.append("f.resolvedAt IS NOT NULL")
+        case nil: break
+        }
+        let sql = """
+            SELECT f.*, h.netbiosName AS cordonHostName, a.hostname AS cordonAgentName FROM finding f
+            LEFT JOIN host h ON f.address IS NOT NULL AND h.segment = f.segment AND h.address = f.address
+            LEFT JOIN agent a ON f.address IS NULL AND a.id = f.agentID
+            WHERE \(conditions.joined(separator: " AND "))
+            """
+        let views = try ReadableRows.map(db, sql: sql, arguments: arguments, table: FindingRecord.databaseTableName) { row -> FindingView? in
+            let row2 = try FindingRecord(row: row)
+            guard let d = DetectionCatalogue.detection(row2.detectionID) else { return nil }
+            let hostName: String? = row2.address == nil ? row["cordonAgentName"] : row["cordonHostName"]
+            return FindingView(id: row2.id ?? 0, detectionID: d.id, worm: d.worm, kind: d.kind, severity: d.severity, source: d.source, title: d.title,
+                               segment: row2.segment, address: row2.address, hostName: hostName, agentID: row2.agentID, port: row2.port,
+                               proto: row2.proto.flatMap(TransportProtocol.init(rawValue:)), item: row2.item, evidence: row2.evidence,
+                               references: d.references, remediation: d.remediation, firstSeen: row2.firstSeen, lastSeen: row2.lastSeen,
+                               resolvedAt: row2.resolvedAt)
+        }
+        return views.compactMap { $0 }.sorted { a, b in
             if a.severity != b.severity { return a.severity > b.severity }
             if a.segment != b.segment { return a.segment < b.segment }
             return (a.address ?? "", a.detectionID, a.item) < (b.address ?? "", b.detectionID, b.item)
@@ -115,35 +124,46 @@ extension CoordinatorDatabase {
         }
     }
 
-    /// Per segment: last scan, hosts up, exposed and infected hosts per worm, jump-host findings.
-    func segmentFindingSummary() throws -> [String: (lastScanAt: Date?, hostsUp: Int, worms: [WormCount], jumpHost: [Severity: Int])] {
-        try read { db in
-            var result: [String: (lastScanAt: Date?, hostsUp: Int, worms: [WormCount], jumpHost: [Severity: Int])] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT segment, MAX(finishedAt) AS at FROM scan GROUP BY segment") {
-                let segment: String = row["segment"]
-                // A date that does not read back leaves the segment without a last-scan time.
-                result[segment, default: (nil, 0, [], [:])].lastScanAt = try? row.decode(Date?.self, forColumn: "at")
-            }
-            for row in try Row.fetchAll(db, sql: "SELECT segment, COUNT(*) AS n FROM host GROUP BY segment") {
-                let segment: String = row["segment"]
-                result[segment, default: (nil, 0, [], [:])].hostsUp = row["n"]
-            }
-            let open = try Self.findings(db, FindingFilter(status: .open))
-            var exposed: [String: [Worm: Set<String>]] = [:], infected: [String: [Worm: Set<String>]] = [:]
-            for f in open {
-                if let address = f.address {
-                    exposed[f.segment, default: [:]][f.worm, default: []].insert(address)
-                    if f.kind == .ioc { infected[f.segment, default: [:]][f.worm, default: []].insert(address) }
-                } else {
-                    result[f.segment, default: (nil, 0, [], [:])].jumpHost[f.severity, default: 0] += 1
-                }
-            }
-            for (segment, worms) in exposed {
-                result[segment, default: (nil, 0, [], [:])].worms = worms.keys.sorted().map { worm in
-                    WormCount(worm: worm, exposedHosts: worms[worm]?.count ?? 0, infectedHosts: infected[segment]?[worm]?.count ?? 0)
-                }
-            }
-            return result
+    typealias SegmentFindingSummary = (lastScanAt: Date?, hostsUp: Int, worms: [WormCount], jumpHost: [Severity: Int])
+
+    /// Per segment: last scan, hosts up, exposed and infected hosts per worm, jump-host findings;
+    /// counted in SQL, with the catalogue's worm and kind of each detection as CASE expressions.
+    static func segmentFindingSummary(_ db: Database) throws -> [String: SegmentFindingSummary] {
+        var result: [String: SegmentFindingSummary] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT segment, MAX(finishedAt) AS at FROM scan GROUP BY segment") {
+            let segment: String = row["segment"]
+            // A date that does not read back leaves the segment without a last-scan time.
+            result[segment, default: (nil, 0, [], [:])].lastScanAt = try? row.decode(Date?.self, forColumn: "at")
         }
+        for row in try Row.fetchAll(db, sql: "SELECT segment, COUNT(*) AS n FROM host GROUP BY segment") {
+            let segment: String = row["segment"]
+            result[segment, default: (nil, 0, [], [:])].hostsUp = row["n"]
+        }
+        let catalogue = DetectionCatalogue.all
+        let wormCase = "CASE detectionID " + String(repeating: "WHEN ? THEN ? ", count: catalogue.count) + "END"
+        let kindCase = "CASE detectionID " + String(repeating: "WHEN ? THEN ? ", count: catalogue.count) + "END"
+        var arguments = StatementArguments()
+        for d in catalogue { arguments += [d.id, d.worm.rawValue] }
+        for d in catalogue { arguments += [d.id, d.kind.rawValue] }
+        var worms: [String: [WormCount]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT segment, worm, COUNT(DISTINCT address) AS exposed, COUNT(DISTINCT CASE WHEN kind = 'ioc' THEN address END) AS infected
+            FROM (SELECT segment, address, \(wormCase) AS worm, \(kindCase) AS kind
+                  FROM finding WHERE resolvedAt IS NULL AND address IS NOT NULL)
+            WHERE worm IS NOT NULL GROUP BY segment, worm
+            """, arguments: arguments) {
+            guard let worm = Worm(rawValue: row["worm"]) else { continue }
+            worms[row["segment"], default: []].append(WormCount(worm: worm, exposedHosts: row["exposed"], infectedHosts: row["infected"]))
+        }
+        for (segment, counts) in worms {
+            result[segment, default: (nil, 0, [], [:])].worms = counts.sorted { $0.worm < $1.worm }
+        }
+        for row in try Row.fetchAll(db, sql: """
+            SELECT segment, detectionID, COUNT(*) AS n FROM finding WHERE resolvedAt IS NULL AND address IS NULL GROUP BY segment, detectionID
+            """) {
+            guard let d = DetectionCatalogue.detection(row["detectionID"]) else { continue }
+            result[row["segment"], default: (nil, 0, [], [:])].jumpHost[d.severity, default: 0] += row["n"]
+        }
+        return result
     }
 }

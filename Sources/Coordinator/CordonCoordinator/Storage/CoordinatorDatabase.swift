@@ -258,6 +258,14 @@ public final class CoordinatorDatabase: Sendable {
                 t.column("updatedBy", .text).notNull()
             }
         }
+        // The fleet views read open findings only; most findings of a long outbreak are resolved.
+        // Partial indexes over the open ones keep `cordon status` and `findings --worm` from
+        // reading the resolved history, and the last scan per segment is read from an index.
+        migrator.registerMigration("v5-fleet-view-indexes") { db in
+            try db.execute(sql: "CREATE INDEX finding_open_by_detection ON finding(detectionID, segment) WHERE resolvedAt IS NULL")
+            try db.execute(sql: "CREATE INDEX finding_open_by_host ON finding(segment, address, detectionID) WHERE resolvedAt IS NULL")
+            try db.execute(sql: "CREATE INDEX scan_by_segment ON scan(segment, finishedAt)")
+        }
         return migrator
     }
 }

@@ -31,3 +31,26 @@ extension QueryInterfaceRequest where RowDecoder: FetchableRecord & TableRecord 
         return records
     }
 }
+
+extension FetchableRecord where Self: TableRecord {
+    /// The records an SQL query selects; rows that do not decode are left out (and logged).
+    static func fetchReadable(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [Self] {
+        try ReadableRows.map(db, sql: sql, arguments: arguments, table: databaseTableName) { try Self(row: $0) }
+    }
+}
+
+extension ReadableRows {
+    /// `transform` of each row an SQL query selects; rows it cannot read are left out (and logged).
+    static func map<T>(_ db: Database, sql: String, arguments: StatementArguments, table: String, _ transform: (Row) throws -> T) throws -> [T] {
+        var results: [T] = []
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try rows.next() {
+            do {
+                results.append(try transform(row))
+            } catch {
+                skipped(table, row, error)
+            }
+        }
+        return results
+    }
+}

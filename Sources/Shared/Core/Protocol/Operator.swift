@@ -119,11 +119,15 @@ public struct FleetStatus: Codable, Sendable, Equatable {
     public var generatedAt: Date
     public var segments: [SegmentStatus]
     public var agents: [AgentSummary]
+    /// Absent: `agents` is every agent. Present (`GET /v1/status?agents=attention`): `agents`
+    /// lists only late and offline agents, and this many more of them were left out.
+    public var attentionOmitted: Int?
 
-    public init(generatedAt: Date, segments: [SegmentStatus], agents: [AgentSummary]) {
+    public init(generatedAt: Date, segments: [SegmentStatus], agents: [AgentSummary], attentionOmitted: Int? = nil) {
         self.generatedAt = generatedAt
         self.segments = segments
         self.agents = agents
+        self.attentionOmitted = attentionOmitted
     }
 }
 
