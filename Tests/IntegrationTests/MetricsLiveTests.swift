@@ -66,6 +66,43 @@ import Testing
         await fleet.finish()
     }
 
+    /// A port already taken (the API's or the metrics listener's) fails the start with the
+    /// reason, within seconds; it used to wait forever for a listener that never came.
+    @Test func aTakenPortFailsTheStartInsteadOfHanging() async throws {
+        let fleet = try await LiveFleet.start { $0.metricsListen = .init(host: "127.0.0.1", port: 0) }
+        let taken = [fleet.coordinator.port, try #require(fleet.coordinator.metricsPort)]
+        for (index, port) in taken.enumerated() {
+            var config = fleet.config
+            config.listen.port = index == 0 ? port : 0
+            config.metricsListen = .init(host: "127.0.0.1", port: index == 1 ? port : 0)
+            let attempt = config, stateDir = fleet.stateDir, database = fleet.database, logger = fleet.logger
+            let outcome = await withTaskGroup(of: String?.self) { group in
+                group.addTask {
+                    do {
+                        let second = try await EmbeddedCoordinator.start(stateDir: stateDir, config: attempt, database: database, logger: logger)
+                        await second.stop()
+                        return "started"
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(20))
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            let message = try #require(outcome, "the start on a taken port \(port) did not end within 20 s")
+            #expect(message.contains("in use"), "\(message)")
+        }
+        let op = try fleet.rawAsOperator()
+        #expect(try await op.send(.GET, APIPath.status).status == 200, "the first coordinator still serves")
+        await op.shutdown()
+        await fleet.finish()
+    }
+
     @Test func aHeldLongPollShowsInTheGauges() async throws {
         let fleet = try await LiveFleet.start { $0.metricsListen = .init(host: "127.0.0.1", port: 0) }
         let agent = try await fleet.enrollAgent()

@@ -73,7 +73,8 @@ extension CoordinatorAPI {
             // Acknowledged only after the transaction commits: `ingest` returns after commit.
             let started = ContinuousClock.now
             let (ack, transactions) = try database.ingestCountingTransactions(report: report, body: body, agentID: agent.id,
-                                                                              policy: config.inventoryPolicy, now: now())
+                                                                              policy: config.inventoryPolicy, now: now(),
+                                                                              retention: config.reportRetention)
             metrics.ingested(duration: ContinuousClock.now - started, hosts: report.scan?.hosts.count ?? 0, transactions: transactions)
             context.logger.debug("report stored", metadata: ["agent.id": "\(agent.id)", "report.id": "\(report.id)", "duplicate": "\(ack.duplicate)"])
             return try Response.json(ack, status: ack.duplicate ? .ok : .created)

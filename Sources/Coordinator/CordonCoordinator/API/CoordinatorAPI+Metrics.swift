@@ -31,7 +31,11 @@ extension CoordinatorAPI {
         let router = Router()
         let api = self
         router.get(RouterPath(APIPath.metrics)) { _, _ in try await api.metricsResponse() }
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil),
+        // SO_REUSEADDR (Hummingbird's default) lets a restarted listener bind its port while old
+        // connections linger. On port 0 (any free one) it is left off, so that this plain-HTTP
+        // listener never shares a port with a TLS one: Linux may give the same free port to two
+        // sockets that both set it.
+        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil, reuseAddress: port != 0),
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
     }
 }

@@ -26,7 +26,7 @@ public final class EmbeddedCoordinator: Sendable {
             continuation.yield(port)
             continuation.finish()
         }
-        var services: [any Service] = [app]
+        var services: [any Service] = [app, ReportRetentionService(database: database, retention: config.reportRetention, now: now, logger: logger)]
         let (metricsPorts, metricsContinuation) = AsyncStream.makeStream(of: Int.self)
         if let metrics = config.metricsListen {
             services.append(api.makeMetricsApplication(host: metrics.host, port: metrics.port, logger: logger) { port in
@@ -39,19 +39,28 @@ public final class EmbeddedCoordinator: Sendable {
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         // Unstructured on purpose: the caller owns the coordinator's lifetime through `stop()`,
         // which may come from another task (tests stop and restart it mid-run).
-        let task = Task { try await group.run() }
+        let task = Task {
+            // A group that fails before it listens (the port taken) ends the waits below.
+            defer {
+                continuation.finish()
+                metricsContinuation.finish()
+            }
+            try await group.run()
+        }
         var iterator = ports.makeAsyncIterator()
         var metricsIterator = metricsPorts.makeAsyncIterator()
         guard let port = await iterator.next() else {
             task.cancel()
-            _ = try? await task.value
-            throw CoordinatorError.config("the coordinator did not start listening")
+            let reason: String
+            do { try await task.value; reason = "it stopped" } catch { reason = "\(error)" }
+            throw CoordinatorError.config("the coordinator did not start listening: \(reason)")
         }
         let metricsPort = await metricsIterator.next()
         if config.metricsListen != nil && metricsPort == nil {
             await group.triggerGracefulShutdown()
-            _ = try? await task.value
-            throw CoordinatorError.config("the metrics listener did not start")
+            let reason: String
+            do { try await task.value; reason = "it stopped" } catch { reason = "\(error)" }
+            throw CoordinatorError.config("the metrics listener did not start: \(reason)")
         }
         return EmbeddedCoordinator(port: port, metricsPort: metricsPort, api: api, group: group, task: task)
     }

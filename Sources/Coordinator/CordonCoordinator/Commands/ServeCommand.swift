@@ -85,7 +85,7 @@ public struct ServeCommand: AsyncParsableCommand {
             let app = try CoordinatorServer.makeApplication(api: api, stateDir: stateDir, logger: logger) { port in
                 logger.notice("coordinator listening", metadata: ["address": "\(config.listen.host):\(port)", "ca.fingerprint": "\((try? ca.fingerprint) ?? "?")"])
             }
-            var services: [any Service] = [app]
+            var services: [any Service] = [app, ReportRetentionService(database: database, retention: config.reportRetention, logger: logger)]
             if let metrics = config.metricsListen {
                 services.append(api.makeMetricsApplication(host: metrics.host, port: metrics.port, logger: logger) { port in
                     logger.notice("metrics listening", metadata: ["address": "http://\(metrics.host):\(port)\(APIPath.metrics)"])

@@ -15,6 +15,9 @@ import Foundation
 /// idleTimeout: 35s
 /// maxConnections: 0          # 0: from the open-files limit
 /// maxHandshakesPerAddress: 64
+/// reportRetention:
+///   keepPerAgent: 20
+///   bodyMaxAge: 7d
 /// metricsListen:             # absent: no plain-HTTP metrics listener
 ///   host: 127.0.0.1
 ///   port: 9469
@@ -50,13 +53,16 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
     /// Where the plain-HTTP `/metrics` listener binds (host 127.0.0.1 unless given); nil: none,
     /// and `/metrics` is only on the mTLS API for operator certificates.
     public var metricsListen: Listen?
+    /// How many raw reports are kept per agent, and how long their bodies.
+    public var reportRetention: ReportRetention
 
     public init(stateDir: String = "/var/lib/cordon", listen: Listen = .init(), maxBodySize: ConfigByteSize = .init(bytes: 16 << 20),
                 agentCertificateLifetime: ConfigDuration = .init(seconds: 30 * 86400),
                 operatorCertificateLifetime: ConfigDuration = .init(seconds: 365 * 86400),
                 longPollTimeout: ConfigDuration = .init(seconds: 25), inventoryPolicy: InventoryPolicy = .init(),
                 handshakeTimeout: ConfigDuration = .init(seconds: 10), idleTimeout: ConfigDuration = .init(seconds: 35),
-                maxConnections: Int = 0, maxHandshakesPerAddress: Int = 64, metricsListen: Listen? = nil) {
+                maxConnections: Int = 0, maxHandshakesPerAddress: Int = 64, metricsListen: Listen? = nil,
+                reportRetention: ReportRetention = .init()) {
         self.stateDir = stateDir
         self.listen = listen
         self.maxBodySize = maxBodySize
@@ -69,11 +75,12 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         self.maxConnections = maxConnections
         self.maxHandshakesPerAddress = maxHandshakesPerAddress
         self.metricsListen = metricsListen
+        self.reportRetention = reportRetention
     }
 
     enum CodingKeys: String, CodingKey {
         case stateDir, listen, maxBodySize, agentCertificateLifetime, operatorCertificateLifetime, longPollTimeout, inventoryPolicy
-        case handshakeTimeout, idleTimeout, maxConnections, maxHandshakesPerAddress, metricsListen
+        case handshakeTimeout, idleTimeout, maxConnections, maxHandshakesPerAddress, metricsListen, reportRetention
     }
 
     public init(from decoder: any Decoder) throws {
@@ -98,6 +105,7 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
             // A missing port is left out of range, for `validate` to name.
             metricsListen = Listen(host: metrics.host ?? Self.metricsHost, port: metrics.port ?? -1)
         }
+        reportRetention = try c.decodeIfPresent(ReportRetention.self, forKey: .reportRetention) ?? defaults.reportRetention
     }
 
     /// Where the metrics listener binds when only its port is given.
@@ -121,6 +129,7 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         "maxConnections": .scalar,
         "maxHandshakesPerAddress": .scalar,
         "metricsListen": .mapping(["host": .scalar, "port": .scalar]),
+        "reportRetention": ReportRetention.schema,
     ])
 
     public static func load(path: String) throws -> CoordinatorConfig {
@@ -147,6 +156,7 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
                 throw CordonError.invalidArgument("\(origin): metricsListen must differ from listen (\(listen.host):\(listen.port))")
             }
         }
+        try reportRetention.validate(origin: origin)
         guard (1...100_000).contains(maxHandshakesPerAddress) else { throw CordonError.invalidArgument("\(origin): maxHandshakesPerAddress must be 1-100000") }
         guard inventoryPolicy.failedLogonBurst >= 1 else { throw CordonError.invalidArgument("\(origin): inventoryPolicy.failedLogonBurst must be at least 1") }
     }

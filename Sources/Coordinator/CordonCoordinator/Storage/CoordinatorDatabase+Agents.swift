@@ -48,9 +48,8 @@ extension CoordinatorDatabase {
     public func agentDetail(id: String, now: Date = Date()) throws -> AgentDetail? {
         try read { db in
             guard let agent = try AgentRecord.fetchOne(db, key: id) else { return nil }
-            let count = try ReportRecord.filter(Column("agentID") == id).fetchCount(db)
             let facts = agent.factsJSON.flatMap { try? CordonJSON.decode(AgentFacts.self, from: $0) }
-            return AgentDetail(agent: Self.summary(agent, now: now), facts: facts, reportCount: count)
+            return AgentDetail(agent: Self.summary(agent, now: now), facts: facts, reportCount: agent.reportsReceived)
         }
     }
 

@@ -9,14 +9,24 @@ extension CoordinatorDatabase {
 
     /// Stores a report once. A report ID seen before is acknowledged as a duplicate and
     /// changes nothing; the caller acknowledges to the agent only after this returns.
+    ///
+    /// The agent's reports beyond the newest `retention.keepPerAgent` are deleted in the same
+    /// transaction (at most `pruneBatch` at a time, so an old backlog drains over several
+    /// reports). An agent sends its spool oldest first, one report at a time, and resends one
+    /// only until it is acknowledged: a resent report is always among its newest, so the
+    /// duplicate check still finds it.
     public func ingest(report: AgentReport, body: Data, agentID: String, policy: InventoryPolicy = .init(), now: Date = Date(),
-                       scanTransactionTime: Duration = scanTransactionTime) throws -> ReportAck {
-        try ingestCountingTransactions(report: report, body: body, agentID: agentID, policy: policy, now: now,
+                       retention: ReportRetention = .init(), scanTransactionTime: Duration = scanTransactionTime) throws -> ReportAck {
+        try ingestCountingTransactions(report: report, body: body, agentID: agentID, policy: policy, now: now, retention: retention,
                                        scanTransactionTime: scanTransactionTime).ack
     }
 
+    /// Report rows deleted at most per ingest.
+    static let pruneBatch = 200
+
     /// `ingest`, and how many write transactions it took (for `/metrics`).
     func ingestCountingTransactions(report: AgentReport, body: Data, agentID: String, policy: InventoryPolicy, now: Date,
+                                    retention: ReportRetention = .init(),
                                     scanTransactionTime: Duration = scanTransactionTime) throws -> (ack: ReportAck, transactions: Int) {
         var transactions = 1
         // A scan's hosts are recorded first, in transactions of bounded time, so that one large
@@ -59,7 +69,12 @@ extension CoordinatorDatabase {
                 agent.agentVersion = String(report.facts.agentVersion.prefix(64))
             }
             agent.spoolDroppedTotal = Saturating.add(agent.spoolDroppedTotal, dropped)
+            agent.reportsReceived = Saturating.add(agent.reportsReceived, 1)
             try agent.update(db)
+            try db.execute(sql: """
+                DELETE FROM report WHERE id IN
+                  (SELECT id FROM report WHERE agentID = ? ORDER BY receivedAt DESC, id DESC LIMIT ? OFFSET ?)
+                """, arguments: [agentID, Self.pruneBatch, max(retention.keepPerAgent, 1)])
             if let scan = report.scan {
                 // Its hosts are in (above); a scan already recorded is not recorded again.
                 let (hosts, outside) = try Self.hostsInScope(db, scan.hosts, segment: agent.segment)
@@ -71,6 +86,18 @@ extension CoordinatorDatabase {
             return ReportAck(reportID: report.id, duplicate: false)
         }
         return (ack, transactions)
+    }
+
+    /// Empties the bodies of reports received before `cutoff` (their rows stay, for the
+    /// duplicate check), at most `limit` of them in one short transaction; returns how many.
+    public func emptyReportBodies(receivedBefore cutoff: Date, limit: Int = 500) throws -> Int {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE report SET bodyJSON = X'' WHERE id IN
+                  (SELECT id FROM report WHERE receivedAt < ? AND length(bodyJSON) > 0 LIMIT ?)
+                """, arguments: [cutoff, max(1, limit)])
+            return db.changesCount
+        }
     }
 
     public func reportCount(agentID: String? = nil) throws -> Int {

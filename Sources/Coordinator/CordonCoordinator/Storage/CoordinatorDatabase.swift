@@ -266,6 +266,14 @@ public final class CoordinatorDatabase: Sendable {
             try db.execute(sql: "CREATE INDEX finding_open_by_host ON finding(segment, address, detectionID) WHERE resolvedAt IS NULL")
             try db.execute(sql: "CREATE INDEX scan_by_segment ON scan(segment, finishedAt)")
         }
+        // Report retention: the newest reports per agent are found by (agentID, receivedAt), old
+        // bodies by receivedAt; the count of reports an agent sent outlives the pruned rows.
+        migrator.registerMigration("v6-report-retention") { db in
+            try db.execute(sql: "CREATE INDEX report_by_agent_received ON report(agentID, receivedAt)")
+            try db.execute(sql: "CREATE INDEX report_by_received ON report(receivedAt)")
+            try db.alter(table: "agent") { t in t.add(column: "reportsReceived", .integer).notNull().defaults(to: 0) }
+            try db.execute(sql: "UPDATE agent SET reportsReceived = (SELECT COUNT(*) FROM report WHERE report.agentID = agent.id)")
+        }
         return migrator
     }
 }

@@ -31,6 +31,8 @@ struct AgentRecord: Codable, FetchableRecord, PersistableRecord {
     var spoolDroppedTotal: Int
     var revokedAt: Date?
     var factsJSON: Data?
+    /// Reports stored from this agent, ever (the report table keeps only the newest).
+    var reportsReceived: Int = 0
 }
 
 struct OperatorRecord: Codable, FetchableRecord, PersistableRecord {
