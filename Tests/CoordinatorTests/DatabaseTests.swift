@@ -292,7 +292,7 @@ import Testing
         let path = dir + "/cordon.db", ready = dir + "/ready"
         let script = """
             import signal, sqlite3, sys, time
-            signal.alarm(20)
+            signal.alarm(90)
             connection = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)
             connection.execute("BEGIN IMMEDIATE")
             connection.execute("CREATE TABLE operatorNotes (note TEXT)")
@@ -305,14 +305,21 @@ import Testing
         competitor.arguments = ["-c", script, path, ready]
         try competitor.run()
         defer { if competitor.isRunning { competitor.terminate() } }
-        let deadline = Date() + 20
-        while !FileManager.default.fileExists(atPath: ready) && competitor.isRunning && Date() < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        // Generous: on a loaded machine the interpreter alone has taken 17 s to start. The wait
+        // for it and the open run on a thread of their own: a task on the busy cooperative pool
+        // could resume after the competitor had already let go, and prove nothing.
+        let deadline = Date() + 90
+        let (sawReady, waited, database) = try await withCheckedThrowingContinuation {
+            (done: CheckedContinuation<(Bool, TimeInterval, CoordinatorDatabase), any Error>) in
+            DispatchQueue.global().async {
+                while !FileManager.default.fileExists(atPath: ready) && competitor.isRunning && Date() < deadline { usleep(5_000) }
+                let sawReady = FileManager.default.fileExists(atPath: ready)
+                let started = Date()
+                done.resume(with: Result { (sawReady, 0, try CoordinatorDatabase.open(path: path)) }.map { ($0.0, Date().timeIntervalSince(started), $0.2) })
+            }
         }
-        try #require(FileManager.default.fileExists(atPath: ready), "the competing writer did not start")
-        let started = Date()
-        let database = try CoordinatorDatabase.open(path: path)
-        #expect(Date().timeIntervalSince(started) > 0.5, "open should have waited for the other writer")
+        try #require(sawReady, "the competing writer did not start")
+        #expect(waited > 0.5, "open should have waited for the other writer")
         #expect(try database.auditEntries().isEmpty)
         while competitor.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(competitor.terminationStatus == 0)
@@ -347,21 +354,21 @@ import Testing
         #expect(expected.count == 4, "every state occurs: \(expected)")
     }
 
-    @Test func theWriterQueueCountsWritesInFlightAndReturnsToZero() async throws {
+    @Test func theWriterQueueCountsWritesInFlightAndReturnsToZero() throws {
         let database = try CoordinatorDatabase.inMemory()
-        let (entered, enteredContinuation) = AsyncStream.makeStream(of: Void.self)
-        let release = Mutex(false)
-        let writer = Task.detached {
-            try database.write { _ in
-                enteredContinuation.yield()
-                while !release.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.005) }
+        // The held write runs on a thread of its own, not the cooperative pool's two.
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? database.write { _ in
+                entered.signal()
+                _ = release.wait(timeout: .now() + 30)
             }
+            finished.signal()
         }
-        var iterator = entered.makeAsyncIterator()
-        _ = await iterator.next()
+        #expect(entered.wait(timeout: .now() + 30) == .success)
         #expect(database.writersQueued == 1)
-        release.withLock { $0 = true }
-        try await writer.value
+        release.signal()
+        #expect(finished.wait(timeout: .now() + 30) == .success)
         #expect(database.writersQueued == 0)
         #expect(throws: (any Error).self) { try database.write { db in try db.execute(sql: "SELECT * FROM nowhere") } }
         #expect(database.writersQueued == 0, "a failed write leaves the queue too")

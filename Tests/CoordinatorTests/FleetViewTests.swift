@@ -52,6 +52,14 @@ import Testing
             #expect(s.jumpHostFindings == (jump[s.name] ?? [:]), "\(s.name)")
         }
         #expect(status.segments.contains { !$0.worms.isEmpty && !$0.jumpHostFindings.isEmpty }, "the random fleet has both kinds")
+
+        // A limit keeps the most severe, in the order of the whole list.
+        for filter in [FindingFilter(status: .open), FindingFilter(worm: .conficker, status: nil), FindingFilter(segment: "lan", status: .resolved)] {
+            let all = try db.findings(filter)
+            #expect(all.count > 25, "\(filter)")
+            #expect(try db.findings(filter, limit: 25).map(\.id) == all.prefix(25).map(\.id), "\(filter)")
+            #expect(try db.findings(filter, limit: all.count + 5).count == all.count)
+        }
     }
 
     /// `agents=attention` lists late and offline agents, longest silent first, at most `limit`,

@@ -53,7 +53,7 @@ import Testing
         await fleet.finish()
     }
 
-    @Test func theStatusListingIsChosenByQueryAndBadValuesGet400() async throws {
+    @Test func theStatusAndFindingsLimitsAreCheckedAndChosenByQuery() async throws {
         let fleet = try await LiveFleet.start()
         let op = try fleet.rawAsOperator()
         for (query, fragment) in [("agents=everyone", "'agents' must be all or attention"), ("agents=attention&limit=-1", "'limit' must be 0-10000"),
@@ -62,6 +62,12 @@ import Testing
             #expect(reply.status == 400, "\(query)")
             #expect(reply.error?.message.contains(fragment) == true, "\(query): \(String(describing: reply.error))")
         }
+        for query in ["limit=0", "limit=-3", "limit=many"] {
+            let reply = try await op.send(.GET, APIPath.findings + "?" + query)
+            #expect(reply.status == 400, "\(query)")
+            #expect(reply.error?.message.contains("'limit'") == true, "\(query)")
+        }
+        #expect(try await op.send(.GET, APIPath.findings + "?limit=1").status == 200)
         let attention = try await op.send(.GET, APIPath.status + "?agents=attention&limit=5")
         #expect(attention.status == 200)
         #expect(try CordonJSON.decode(FleetStatus.self, from: attention.body).attentionOmitted == 0)

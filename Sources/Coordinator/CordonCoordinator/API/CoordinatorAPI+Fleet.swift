@@ -31,7 +31,9 @@ extension CoordinatorAPI {
             case "all": filter.status = nil
             default: throw APIError.badRequest("status must be open, resolved or all")
             }
-            return try Response.json(try database.findings(filter))
+            let limit = try request.intQuery("limit")
+            if let limit, !(1...10_000_000).contains(limit) { throw APIError.badRequest("'limit' must be 1-10000000, got \(limit)") }
+            return try Response.json(try database.findings(filter, limit: limit))
         }
 
         group.get(RouterPath(APIPath.inventory + "/:agent")) { _, context in

@@ -68,8 +68,12 @@ public struct FindingsCommand: AsyncParsableCommand {
             Open findings by default; --status resolved or all for the others. A finding is resolved \
             when a later complete scan of its host (or a later inventory) no longer shows it.
 
+            The table shows the most severe --limit findings (default 1000) and says when there are \
+            more; json, csv and nmap-xml export every finding unless --limit is given. --limit 0: all.
+
             Examples:
               cordon findings --worm conficker --kind ioc
+              cordon findings --worm conficker --limit 0          # every one, on screen
               cordon findings --segment dmz --format csv > dmz-findings.csv
             """)
     @OptionGroup public var connection: OperatorOptions
@@ -79,18 +83,33 @@ public struct FindingsCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only findings reported by this agent.", valueName: "id")) public var agent: String?
     @Option(name: .long, help: ArgumentHelp("open, resolved or all.", valueName: "status")) public var status: String = "open"
     @Option(name: .long, help: ArgumentHelp("Output: table, json, csv or nmap-xml.", valueName: "format")) public var format: ExportFormat = .table
+    @Option(name: .long, help: ArgumentHelp("At most this many, most severe first (0: all). Default: 1000 for the table, all for exports.", valueName: "n"))
+    public var limit: Int?
     @Flag(name: .long, help: "Same as --format json.") public var json = false
     public init() {}
 
     public func validate() throws {
         guard ["open", "resolved", "all"].contains(status) else { throw ValidationError("--status must be open, resolved or all") }
+        if let limit, !(0...10_000_000).contains(limit) { throw ValidationError("--limit must be 0-10000000") }
     }
+
+    /// The table's default: a screenful that a fleet of 50,000 agents still answers at once.
+    static let tableLimit = 1000
 
     public func run() async throws {
         try await runReportingErrors {
-            let path = APIPath.findings + query([("worm", worm?.worm.rawValue), ("kind", kind?.rawValue), ("segment", segment), ("agent", agent), ("status", status)])
-            let findings: [FindingView] = try await connection.withClient { try await $0.get(path) }
-            switch json ? .json : format {
+            let output = json ? .json : format
+            let shown = limit ?? (output == .table ? Self.tableLimit : 0)
+            // One more than shown, to tell whether there are more.
+            let path = APIPath.findings + query([("worm", worm?.worm.rawValue), ("kind", kind?.rawValue), ("segment", segment), ("agent", agent), ("status", status),
+                                                 ("limit", shown > 0 ? "\(shown + 1)" : nil)])
+            var findings: [FindingView] = try await connection.withClient { try await $0.get(path) }
+            let more = shown > 0 && findings.count > shown
+            if more { findings.removeLast(findings.count - shown) }
+            if more {
+                FileHandle.standardError.write(Data("cordon: showing the \(shown) most severe findings; there are more (--limit 0 for all)\n".utf8))
+            }
+            switch output {
             case .json: try printJSON(findings)
             case .csv: emit(Exports.findingsCSV(findings))
             case .nmapXML:

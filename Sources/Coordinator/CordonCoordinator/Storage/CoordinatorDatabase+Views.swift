@@ -23,11 +23,12 @@ public struct FindingFilter: Sendable, Equatable {
 }
 
 extension CoordinatorDatabase {
-    public func findings(_ filter: FindingFilter = .init()) throws -> [FindingView] {
-        try read { db in try Self.findings(db, filter) }
+    /// The findings `filter` selects, most severe first; at most `limit` of them (nil: all).
+    public func findings(_ filter: FindingFilter = .init(), limit: Int? = nil) throws -> [FindingView] {
+        try read { db in try Self.findings(db, filter, limit: limit) }
     }
 
-    static func findings(_ db: Database, _ filter: FindingFilter) throws -> [FindingView] {
+    static func findings(_ db: Database, _ filter: FindingFilter, limit: Int? = nil) throws -> [FindingView] {
         // One query: the filter in SQL (the open findings have their own partial indexes), the
         // host's and jump host's names joined in, so that only the findings asked for are read.
         let ids = DetectionCatalogue.all.filter { d in
@@ -43,12 +44,20 @@ extension CoordinatorDatabase {
         case .resolved: conditions.append("f.resolvedAt IS NOT NULL")
         case nil: break
         }
-        let sql = """
+        var sql = """
             SELECT f.*, h.netbiosName AS cordonHostName, a.hostname AS cordonAgentName FROM finding f
             LEFT JOIN host h ON f.address IS NOT NULL AND h.segment = f.segment AND h.address = f.address
             LEFT JOIN agent a ON f.address IS NULL AND a.id = f.agentID
             WHERE \(conditions.joined(separator: " AND "))
             """
+        if let limit {
+            // The order of the sort below, in SQL, so that the limit keeps the most severe.
+            let ranked = DetectionCatalogue.all.filter { ids.contains($0.id) }
+            sql += " ORDER BY CASE f.detectionID " + String(repeating: "WHEN ? THEN ? ", count: ranked.count) + "END DESC, "
+                + "f.segment, COALESCE(f.address, ''), f.detectionID, f.item LIMIT ?"
+            for d in ranked { arguments += [d.id, Severity.allCases.firstIndex(of: d.severity) ?? 0] }
+            arguments += [max(0, limit)]
+        }
         let views = try ReadableRows.map(db, sql: sql, arguments: arguments, table: FindingRecord.databaseTableName) { row -> FindingView? in
             let row2 = try FindingRecord(row: row)
             guard let d = DetectionCatalogue.detection(row2.detectionID) else { return nil }
