@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // Pure protocol codecs: no dependencies at all, so a fuzz build takes seconds.
@@ -56,6 +57,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ],
             path: "Sources/Shared/Transport"
         ),
@@ -128,7 +130,8 @@ let package = Package(
                           path: "fuzz/Decoders"),
 
         .testTarget(name: "CodecsTests", dependencies: ["CordonCodecs"], exclude: ["Fixtures"]),
-        .testTarget(name: "SharedTests", dependencies: ["CordonShared", "CordonCodecs"]),
+        .testTarget(name: "SharedTests", dependencies: ["CordonShared", "CordonCodecs", "CordonTransport",
+                                                        .product(name: "NIOFoundationCompat", package: "swift-nio")]),
         .testTarget(
             name: "AgentTests",
             dependencies: [
@@ -143,6 +146,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "CordonCoordinator", "CordonAgent", "CordonDemo", "CordonTransport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

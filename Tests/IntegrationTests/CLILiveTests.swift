@@ -1,4 +1,6 @@
+@testable import CordonCoordinator
 import CordonShared
+import GRDB
 import Foundation
 import Testing
 
@@ -112,5 +114,41 @@ import Testing
         let bad = try await Child.run(Binaries.cordon, ["tokens", "create", "--segment", "a b"])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("--segment"))
+    }
+}
+
+/// `cordon findings` on more findings than a screen: the table shows the most severe and says
+/// there are more; an export has them all unless limited.
+@Suite struct FindingsLimitCLITests {
+    @Test func theTableShowsTheMostSevereAndSaysThereAreMore() async throws {
+        let fleet = try await LiveFleet.start()
+        let agent = try await fleet.enrollAgent()
+        let t0 = Date()
+        let critical = try #require(DetectionCatalogue.all.first { $0.severity == .critical && $0.source == .scan })
+        let lower = try #require(DetectionCatalogue.all.first { $0.severity < .critical && $0.source == .scan })
+        try await fleet.database.writer.write { db in
+            for i in 0..<30 {
+                let d = i < 3 ? critical : lower
+                try db.execute(sql: """
+                    INSERT INTO finding (segment, subject, address, agentID, detectionID, item, evidence, firstSeen, lastSeen)
+                    VALUES ('dmz', ?, ?, ?, ?, '', 'e', ?, ?)
+                    """, arguments: ["host:198.18.7.\(i + 1)", "198.18.7.\(i + 1)", agent.id, d.id, t0, t0])
+            }
+        }
+        let profile = fleet.root + "/operator/alice.yaml"
+        let limited = try await Child.run(Binaries.cordon, ["findings", "--limit", "3", "--profile", profile])
+        #expect(limited.status == 0, "\(limited.stderr)")
+        #expect(limited.stderr.contains("showing the 3 most severe findings; there are more (--limit 0 for all)"), "\(limited.stderr)")
+        let rows = limited.stdout.split(separator: "\n").filter { $0.contains("198.18.7.") }
+        #expect(rows.count == 3 && rows.allSatisfy { $0.contains(critical.id) || $0.contains(critical.title.prefix(20)) }, "\(limited.stdout)")
+
+        let whole = try await Child.run(Binaries.cordon, ["findings", "--limit", "30", "--profile", profile])
+        #expect(whole.status == 0 && !whole.stderr.contains("there are more"), "\(whole.stderr)")
+        let json = try await Child.run(Binaries.cordon, ["findings", "--json", "--profile", profile])
+        #expect(try CordonJSON.decode([FindingView].self, from: Data(json.stdout.utf8)).count == 30, "an export has every finding")
+        let bad = try await Child.run(Binaries.cordon, ["findings", "--limit=-1", "--profile", profile])
+        #expect(bad.status != 0 && bad.stderr.contains("--limit must be 0-10000000"), "\(bad.stderr)")
+        await agent.service.uplink.shutdown()
+        await fleet.finish()
     }
 }

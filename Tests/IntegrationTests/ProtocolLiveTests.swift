@@ -1,8 +1,10 @@
 @testable import CordonAgent
 @testable import CordonCoordinator
 import CordonShared
+import CordonTransport
 import Crypto
 import Foundation
+import GRDB
 import NIOHTTP1
 import Testing
 
@@ -75,6 +77,54 @@ import Testing
         #expect(try CordonJSON.decode(FleetStatus.self, from: all.body).attentionOmitted == nil)
         #expect(!String(decoding: all.body, as: UTF8.self).contains("attentionOmitted"), "the default answer keeps its old shape")
         await op.shutdown()
+        await fleet.finish()
+    }
+
+    /// gzip bodies: a compressed report is stored as the JSON it inflates to; a bomb gets the
+    /// 413 of an oversized body, a broken stream 400, another encoding 415, and none of them
+    /// stores anything. The heartbeat answer says gzip is taken.
+    @Test func gzipBodiesAreInflatedWithinTheLimit() async throws {
+        let fleet = try await LiveFleet.start { $0.maxBodySize = .init(bytes: 64 * 1024) }
+        let agent = try await fleet.enrollAgent()
+        let client = try fleet.rawAsAgent(agent)
+        let gzip = [(ProtocolVersion.headerName, "1.0"), ("Content-Encoding", "gzip")]
+
+        let heartbeat = try CordonJSON.encode(Heartbeat(sentAt: Date(), agentVersion: "v", heartbeatInterval: 30, reportInterval: 300, spoolDepth: 0, spoolDropped: 0))
+        let beat = try await client.send(.POST, APIPath.heartbeat, body: try BodyEncoding.compress(heartbeat), headers: gzip)
+        #expect(beat.status == 200)
+        #expect(try CordonJSON.decode(HeartbeatResponse.self, from: beat.body).acceptsEncodings == ["gzip"])
+
+        let json = try Self.reportJSON(padding: 40_000)
+        let compressed = try BodyEncoding.compress(json)
+        #expect(compressed.count < json.count / 10)
+        let stored = try await client.send(.POST, APIPath.reports, body: compressed, headers: gzip)
+        #expect(stored.status == 201, "\(String(decoding: stored.body, as: UTF8.self))")
+        let body = try await fleet.database.writer.read { db in try Data.fetchOne(db, sql: "SELECT bodyJSON FROM report") }
+        #expect(body == json, "the stored body is the JSON the agent made")
+
+        // 20 MB of spaces inside a valid report: about 20 KB compressed, far over 64 KiB inflated.
+        let bomb = try BodyEncoding.compress(Self.reportJSON(padding: 20_000_000))
+        #expect(bomb.count < 64 * 1024)
+        let bombed = try await client.send(.POST, APIPath.reports, body: bomb, headers: gzip)
+        #expect(bombed.status == 413)
+        #expect(bombed.error?.error == APIErrorCode.tooLarge && bombed.error?.message.contains("inflates to more than 65536 bytes") == true)
+        let broken = try await client.send(.POST, APIPath.reports, body: Data(compressed.prefix(compressed.count / 2)), headers: gzip)
+        #expect(broken.status == 400 && broken.error?.message.contains("not a complete gzip stream") == true, "\(String(describing: broken.error))")
+        let notGzip = try await client.send(.POST, APIPath.reports, body: try Self.reportJSON(), headers: gzip)
+        #expect(notGzip.status == 400)
+        let brotli = try await client.send(.POST, APIPath.reports, body: compressed, headers: [(ProtocolVersion.headerName, "1.0"), ("Content-Encoding", "br")])
+        #expect(brotli.status == 415 && brotli.error?.error == APIErrorCode.unsupportedEncoding)
+        #expect(try fleet.database.reportCount() == 1, "only the good report was stored")
+
+        // The agent's own uplink compresses once the heartbeat said so, and the report arrives whole.
+        #expect(await agent.service.uplink.coordinatorAcceptsGzip == false)
+        _ = try await agent.service.uplink.heartbeat(Heartbeat(sentAt: Date(), agentVersion: "v", heartbeatInterval: 30, reportInterval: 300, spoolDepth: 0, spoolDropped: 0))
+        #expect(await agent.service.uplink.coordinatorAcceptsGzip)
+        let second = try Self.reportJSON(padding: 5_000)
+        #expect(try await agent.service.uplink.send(reportJSON: second).duplicate == false)
+        #expect(try fleet.database.reportCount() == 2)
+        await client.shutdown()
+        await agent.service.uplink.shutdown()
         await fleet.finish()
     }
 

@@ -1,5 +1,8 @@
 import CordonShared
+import CordonTransport
 import Foundation
+import NIOCore
+import NIOFoundationCompat
 import Testing
 
 @Suite struct ProtocolVersionTests {
@@ -144,5 +147,22 @@ import Testing
         #expect(!IPv4CIDR.covers(outer, IPv4CIDR("198.18.0.0/22")!))
         #expect(!IPv4CIDR.covers([IPv4CIDR("198.18.1.0/25")!], IPv4CIDR("198.18.1.0/24")!), "a gap is not covered")
         #expect(IPv4CIDR.covers([IPv4CIDR("0.0.0.0/0")!], IPv4CIDR("255.255.255.255")!))
+    }
+}
+
+@Suite struct BodyEncodingTests {
+    @Test func gzipRoundTripsAndRefusesWhatIsNotAWholeStream() throws {
+        let json = Data(String(repeating: #"{"k":"value"},"#, count: 5000).utf8)
+        let compressed = try BodyEncoding.compress(json)
+        #expect(Data(buffer: try BodyEncoding.inflate(ByteBuffer(bytes: compressed), limit: json.count)) == json)
+        #expect(throws: BodyEncoding.InflateError.tooLarge) { try BodyEncoding.inflate(ByteBuffer(bytes: compressed), limit: json.count - 1) }
+        for cut in [1, 8, compressed.count / 2, compressed.count - 1] {
+            #expect(throws: BodyEncoding.InflateError.corrupt, "cut at \(cut)") { try BodyEncoding.inflate(ByteBuffer(bytes: compressed.prefix(cut)), limit: 1 << 20) }
+        }
+        #expect(throws: BodyEncoding.InflateError.corrupt) { try BodyEncoding.inflate(ByteBuffer(bytes: json), limit: 1 << 20) }
+        // Two members: a reader that stopped at the first would lose the second.
+        let two = try BodyEncoding.compress(Data("[1,".utf8)) + BodyEncoding.compress(Data("2]".utf8))
+        #expect(throws: BodyEncoding.InflateError.corrupt) { try BodyEncoding.inflate(ByteBuffer(bytes: two), limit: 1 << 20) }
+        #expect(throws: BodyEncoding.InflateError.self) { try BodyEncoding.inflate(ByteBuffer(), limit: 1 << 20) }
     }
 }

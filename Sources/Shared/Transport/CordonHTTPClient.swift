@@ -62,8 +62,10 @@ public final class CordonHTTPClient: Sendable {
     }
 
     /// Posts bytes that are already JSON (a spooled report, sent exactly as spooled).
-    public func postRaw<Response: Decodable>(_ path: String, json: Data, as type: Response.Type = Response.self) async throws -> Response {
-        let data = try await send(method: .POST, path: path, body: json, timeout: nil)
+    /// POSTs a JSON body as it is; `contentEncoding` names how it was compressed (gzip).
+    public func postRaw<Response: Decodable>(_ path: String, json: Data, contentEncoding: String? = nil,
+                                             as type: Response.Type = Response.self) async throws -> Response {
+        let data = try await send(method: .POST, path: path, body: json, contentEncoding: contentEncoding, timeout: nil)
         return try decode(type, data, path: path)
     }
 
@@ -73,13 +75,14 @@ public final class CordonHTTPClient: Sendable {
         }
     }
 
-    private func send(method: HTTPMethod, path: String, body: Data?, timeout: TimeAmount?) async throws -> Data {
+    private func send(method: HTTPMethod, path: String, body: Data?, contentEncoding: String? = nil, timeout: TimeAmount?) async throws -> Data {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: ProtocolVersion.headerName, value: ProtocolVersion.current.description)
         request.headers.add(name: "User-Agent", value: "cordon/\(CordonVersion.current)")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
+            if let contentEncoding { request.headers.add(name: "Content-Encoding", value: contentEncoding) }
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let response: HTTPClientResponse

@@ -14,6 +14,8 @@ public actor Uplink {
     private let logger: Logger
     private var client: CordonHTTPClient?
     public private(set) var enrollment: EnrollmentRecord
+    /// Whether the coordinator said (in its last heartbeat answer) that it takes gzip bodies.
+    public private(set) var coordinatorAcceptsGzip = false
 
     public init(stateDir: AgentStateDir, coordinatorOverride: String? = nil, logger: Logger) throws {
         self.stateDir = stateDir
@@ -39,16 +41,32 @@ public actor Uplink {
     }
 
     public func heartbeat(_ heartbeat: Heartbeat) async throws -> HeartbeatResponse {
-        try await http().post(APIPath.heartbeat, body: heartbeat)
+        let response: HeartbeatResponse = try await http().post(APIPath.heartbeat, body: heartbeat)
+        coordinatorAcceptsGzip = response.acceptsEncodings?.contains(BodyEncoding.gzip) == true
+        return response
     }
 
     public func remoteConfig(timeout: Double = 60) async throws -> AgentRemoteConfig {
         try await http().get(APIPath.agentConfig, timeout: .milliseconds(Int64(timeout * 1000)))
     }
 
-    /// Sends a spooled report exactly as it was spooled.
+    /// For tests: as if the last heartbeat answer had said the coordinator takes gzip.
+    func assumeCoordinatorAcceptsGzip() { coordinatorAcceptsGzip = true }
+
+    /// Sends a spooled report exactly as it was spooled: gzip-compressed when the coordinator
+    /// said it takes that. A compressed report refused as malformed (400: a coordinator rolled
+    /// back to a version without gzip since its last heartbeat) is sent once more uncompressed
+    /// before the refusal counts, so that it is never discarded for its encoding.
     public func send(reportJSON: Data) async throws -> ReportAck {
-        try await http().postRaw(APIPath.reports, json: reportJSON)
+        if coordinatorAcceptsGzip, reportJSON.count >= BodyEncoding.minimumToCompress, let compressed = try? BodyEncoding.compress(reportJSON) {
+            do {
+                return try await http().postRaw(APIPath.reports, json: compressed, contentEncoding: BodyEncoding.gzip)
+            } catch let error as TransportError where error.status == 400 || error.status == 415 {
+                coordinatorAcceptsGzip = false
+                logger.warning("the coordinator refused a gzip report; sending it uncompressed", metadata: ["error": "\(error.reason)"])
+            }
+        }
+        return try await http().postRaw(APIPath.reports, json: reportJSON)
     }
 
     /// Long-polls for the next task list: nil when none arrived within `wait` seconds.

@@ -1,4 +1,5 @@
 import CordonShared
+import CordonTransport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -87,8 +88,26 @@ struct ErrorMiddleware: RouterMiddleware {
 extension Request {
     /// Collects the body up to `limit` bytes (413 beyond) and decodes it as `T` (400 with the
     /// field and the problem when it does not decode).
+    ///
+    /// A body sent with `Content-Encoding: gzip` is inflated first, to at most `limit` bytes
+    /// too: a decompression bomb gets the same 413 as an oversized body, and nothing is stored.
     mutating func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> (T, Data) {
-        let buffer = try await collectBody(upTo: limit)
+        var buffer = try await collectBody(upTo: limit)
+        switch headers[.contentEncoding]?.lowercased().trimmingCharacters(in: .whitespaces) {
+        case nil, "", "identity":
+            break
+        case BodyEncoding.gzip:
+            do {
+                buffer = try BodyEncoding.inflate(buffer, limit: limit)
+            } catch .tooLarge {
+                throw APIError(.contentTooLarge, code: APIErrorCode.tooLarge, "the gzip body inflates to more than \(limit) bytes")
+            } catch .corrupt {
+                throw APIError.badRequest("the body is not a complete gzip stream (Content-Encoding: gzip)")
+            }
+        case let other?:
+            throw APIError(.unsupportedMediaType, code: APIErrorCode.unsupportedEncoding,
+                           "Content-Encoding \(Terminal.sanitize(other, limit: 40).debugDescription) is not supported; send gzip or no encoding")
+        }
         let data = Data(buffer: buffer)
         do {
             // Dates outside 1970-2199 are refused here, naming the field: one agent's year 10000 once

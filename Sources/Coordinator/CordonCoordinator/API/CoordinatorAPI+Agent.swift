@@ -1,4 +1,5 @@
 import CordonShared
+import CordonTransport
 import Foundation
 import Logging
 import Hummingbird
@@ -38,7 +39,8 @@ extension CoordinatorAPI {
                 }
             }
             try database.recordHeartbeat(agentID: agent.id, heartbeat: body, now: now())
-            return try Response.json(HeartbeatResponse(serverTime: now(), allowedScope: try database.segmentScope(name: agent.segment ?? "")))
+            return try Response.json(HeartbeatResponse(serverTime: now(), allowedScope: try database.segmentScope(name: agent.segment ?? ""),
+                                                       acceptsEncodings: [BodyEncoding.gzip]))
         }
 
         group.get(RouterPath(APIPath.agentConfig)) { _, context in

@@ -16,6 +16,8 @@ public enum APIErrorCode {
     /// 413: a report carries more hosts, services or findings than ``ReportLimits`` allow.
     public static let reportTooLarge = "report_too_large"
     public static let unsupportedProtocol = "unsupported_protocol_version"
+    /// 415: a request body in a content encoding the coordinator does not take (only gzip).
+    public static let unsupportedEncoding = "unsupported_content_encoding"
     public static let certificateRequired = "client_certificate_required"
     public static let forbidden = "forbidden"
     public static let revoked = "certificate_revoked"

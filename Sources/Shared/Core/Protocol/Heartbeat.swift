@@ -24,10 +24,14 @@ public struct HeartbeatResponse: Codable, Sendable, Equatable {
     public var serverTime: Date
     /// The CIDRs the agent's segment may scan (nil: none recorded).
     public var allowedScope: [String]?
+    /// Content encodings the coordinator accepts on request bodies ("gzip"); absent from
+    /// coordinators that accept none, so an agent compresses only for one that said so.
+    public var acceptsEncodings: [String]?
 
-    public init(serverTime: Date, allowedScope: [String]? = nil) {
+    public init(serverTime: Date, allowedScope: [String]? = nil, acceptsEncodings: [String]? = nil) {
         self.serverTime = serverTime
         self.allowedScope = allowedScope
+        self.acceptsEncodings = acceptsEncodings
     }
 }
 
