@@ -101,3 +101,36 @@ import Testing
         #expect(FleetViews.status(quiet, now: t0).contains("Every agent is online"))
     }
 }
+
+@Suite struct SegmentHostCountTests {
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// Hosts per segment are kept by triggers: they match a count of the rows after scans that
+    /// add hosts and scans that see the same hosts again, and a database from before the
+    /// triggers gets its counts from its rows.
+    @Test func theHostCountsKeptByTriggersMatchTheRows() throws {
+        let queue = try DatabaseQueue()
+        try CoordinatorDatabase.migrator.migrate(queue, upTo: "v6-report-retention")
+        try queue.write { d in
+            for i in 1...7 {
+                try d.execute(sql: """
+                    INSERT INTO host (segment, address, agentID, reason, firstSeen, lastSeen) VALUES ('old', ?, 'a', 'syn-ack', ?, ?)
+                    """, arguments: ["198.18.9.\(i)", t0, t0])
+            }
+        }
+        let db = try CoordinatorDatabase(writer: queue)
+        let dmz = try db.testAgent(segment: "dmz", at: t0), lan = try db.testAgent(segment: "lan", at: t0)
+        for (round, agent) in [(0, dmz), (1, dmz), (2, lan)] {
+            let hosts = (1...(10 + round * 5)).map { Make.host("198.18.\(round == 2 ? 2 : 1).\($0)", findings: []) }
+            try db.testReport(agent: agent, at: t0.addingTimeInterval(Double(round)), scan: Make.scan(at: t0.addingTimeInterval(Double(round)), hosts: hosts))
+        }
+        let counted = try db.read { d in
+            try Row.fetchAll(d, sql: "SELECT segment, COUNT(*) AS n FROM host GROUP BY segment").reduce(into: [String: Int]()) { $0[$1["segment"]] = $1["n"] }
+        }
+        #expect(counted == ["old": 7, "dmz": 15, "lan": 20])
+        let status = try db.fleetStatus(now: t0)
+        #expect(Dictionary(uniqueKeysWithValues: status.segments.map { ($0.name, $0.hostsUp) }) == counted)
+        try db.write { d in try d.execute(sql: "DELETE FROM host WHERE segment = 'dmz' AND address = '198.18.1.1'") }
+        #expect(try db.fleetStatus(now: t0).segments.first { $0.name == "dmz" }?.hostsUp == 14)
+    }
+}

@@ -61,24 +61,24 @@ extension CoordinatorDatabase {
             func segment(_ name: String) -> SegmentStatus {
                 segments[name] ?? SegmentStatus(name: name, agents: [:], lastReportAt: nil, spoolDropped: 0)
             }
-            for row in try Row.fetchAll(db, sql: "SELECT segment, \(Self.agentStateSQL) AS state, COUNT(*) AS n FROM agent GROUP BY segment, state",
-                                        arguments: [now, now]) {
-                guard let state = AgentState(rawValue: row["state"]) else { continue }
-                var s = segment(row["segment"])
-                s.agents[state, default: 0] += row["n"]
-                segments[s.name] = s
-            }
+            // One pass over the agents: their states, last report and spool drops per segment.
             // TOTAL is a float and does not overflow as SUM would on hostile counts; clamped back.
             // A report time more than a day ahead cannot come from an ingest (it refuses them):
             // such a value (edited by hand, or not a date) is left out, not allowed to hide the rest.
+            var dropped: [String: Double] = [:]
             for row in try Row.fetchAll(db, sql: """
-                SELECT segment, MAX(CASE WHEN lastReportAt <= ? THEN lastReportAt END) AS at, TOTAL(spoolDroppedTotal) AS dropped
-                FROM agent GROUP BY segment
-                """, arguments: [now.addingTimeInterval(2 * 86400)]) {
+                SELECT segment, \(Self.agentStateSQL) AS state, COUNT(*) AS n,
+                       MAX(CASE WHEN lastReportAt <= ? THEN lastReportAt END) AS at, TOTAL(spoolDroppedTotal) AS dropped
+                FROM agent GROUP BY segment, state
+                """, arguments: [now, now, now.addingTimeInterval(2 * 86400)]) {
                 var s = segment(row["segment"])
-                s.lastReportAt = try? row.decode(Date?.self, forColumn: "at")
-                s.spoolDropped = Int(clamping: Int64(exactly: min(max((row["dropped"] as Double?) ?? 0, 0), 9.0e18).rounded()) ?? 0)
+                if let state = AgentState(rawValue: row["state"]) { s.agents[state, default: 0] += row["n"] }
+                if let at = try? row.decode(Date?.self, forColumn: "at"), at > (s.lastReportAt ?? .distantPast) { s.lastReportAt = at }
+                dropped[s.name, default: 0] += (row["dropped"] as Double?) ?? 0
                 segments[s.name] = s
+            }
+            for (name, total) in dropped {
+                segments[name]?.spoolDropped = Int(clamping: Int64(exactly: min(max(total, 0), 9.0e18).rounded()) ?? 0)
             }
             for (name, summary) in try Self.segmentFindingSummary(db) {
                 var s = segment(name)
@@ -94,12 +94,14 @@ extension CoordinatorDatabase {
             case .all:
                 listed = try AgentRecord.order(Column("segment"), Column("hostname"), Column("id")).fetchReadable(db).map { Self.summary($0, now: now) }
             case .attention(let limit):
-                // Late and offline agents (not revoked ones), longest silent first.
-                let sql = "SELECT * FROM agent WHERE revokedAt IS NULL AND \(Self.agentStateSQL) IN ('late', 'offline') ORDER BY lastSeenAt IS NOT NULL, lastSeenAt, id"
-                let arguments: StatementArguments = [now, now]
-                let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(sql))", arguments: arguments) ?? 0
-                listed = try AgentRecord.fetchReadable(db, sql: sql + " LIMIT ?", arguments: arguments + [max(0, limit)]).map { Self.summary($0, now: now) }
-                omitted = total - listed.count
+                // Late and offline agents (not revoked ones), longest silent first (never seen
+                // first of all: SQLite sorts NULL first), walked along the lastSeenAt index.
+                let total = segments.values.reduce(0) { $0 + $1.count(.late) + $1.count(.offline) }
+                listed = try AgentRecord.fetchReadable(db, sql: """
+                    SELECT * FROM agent WHERE revokedAt IS NULL AND \(Self.agentStateSQL) IN ('late', 'offline')
+                    ORDER BY lastSeenAt, id LIMIT ?
+                    """, arguments: [now, now, max(0, limit)]).map { Self.summary($0, now: now) }
+                omitted = max(0, total - listed.count)
             }
             var status = FleetStatus(generatedAt: now, segments: segments.values.sorted { $0.name < $1.name }, agents: listed)
             if case .attention = listing { status.attentionOmitted = omitted }

@@ -44,20 +44,21 @@ extension CoordinatorDatabase {
         case .resolved: conditions.append("f.resolvedAt IS NOT NULL")
         case nil: break
         }
-        var sql = """
-            SELECT f.*, h.netbiosName AS cordonHostName, a.hostname AS cordonAgentName FROM finding f
-            LEFT JOIN host h ON f.address IS NOT NULL AND h.segment = f.segment AND h.address = f.address
-            LEFT JOIN agent a ON f.address IS NULL AND a.id = f.agentID
-            WHERE \(conditions.joined(separator: " AND "))
-            """
+        var selected = "SELECT * FROM finding f WHERE \(conditions.joined(separator: " AND "))"
         if let limit {
-            // The order of the sort below, in SQL, so that the limit keeps the most severe.
+            // The order of the sort below, in SQL, so that the limit keeps the most severe; the
+            // names are joined to the rows kept only.
             let ranked = DetectionCatalogue.all.filter { ids.contains($0.id) }
-            sql += " ORDER BY CASE f.detectionID " + String(repeating: "WHEN ? THEN ? ", count: ranked.count) + "END DESC, "
+            selected += " ORDER BY CASE f.detectionID " + String(repeating: "WHEN ? THEN ? ", count: ranked.count) + "END DESC, "
                 + "f.segment, COALESCE(f.address, ''), f.detectionID, f.item LIMIT ?"
             for d in ranked { arguments += [d.id, Severity.allCases.firstIndex(of: d.severity) ?? 0] }
             arguments += [max(0, limit)]
         }
+        let sql = """
+            SELECT f.*, h.netbiosName AS cordonHostName, a.hostname AS cordonAgentName FROM (\(selected)) f
+            LEFT JOIN host h ON f.address IS NOT NULL AND h.segment = f.segment AND h.address = f.address
+            LEFT JOIN agent a ON f.address IS NULL AND a.id = f.agentID
+            """
         let views = try ReadableRows.map(db, sql: sql, arguments: arguments, table: FindingRecord.databaseTableName) { row -> FindingView? in
             let row2 = try FindingRecord(row: row)
             guard let d = DetectionCatalogue.detection(row2.detectionID) else { return nil }
@@ -144,9 +145,10 @@ extension CoordinatorDatabase {
             // A date that does not read back leaves the segment without a last-scan time.
             result[segment, default: (nil, 0, [], [:])].lastScanAt = try? row.decode(Date?.self, forColumn: "at")
         }
-        for row in try Row.fetchAll(db, sql: "SELECT segment, COUNT(*) AS n FROM host GROUP BY segment") {
+        // Kept by triggers on `host` (migration v7).
+        for row in try Row.fetchAll(db, sql: "SELECT segment, hosts FROM segmentHostCount WHERE hosts > 0") {
             let segment: String = row["segment"]
-            result[segment, default: (nil, 0, [], [:])].hostsUp = row["n"]
+            result[segment, default: (nil, 0, [], [:])].hostsUp = row["hosts"]
         }
         let catalogue = DetectionCatalogue.all
         let wormCase = "CASE detectionID " + String(repeating: "WHEN ? THEN ? ", count: catalogue.count) + "END"

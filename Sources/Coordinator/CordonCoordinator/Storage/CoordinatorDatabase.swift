@@ -274,6 +274,27 @@ public final class CoordinatorDatabase: Sendable {
             try db.alter(table: "agent") { t in t.add(column: "reportsReceived", .integer).notNull().defaults(to: 0) }
             try db.execute(sql: "UPDATE agent SET reportsReceived = (SELECT COUNT(*) FROM report WHERE report.agentID = agent.id)")
         }
+        // `cordon status` on a big fleet: hosts per segment kept by triggers (counting two
+        // million hosts took most of its time), and the silent agents found by lastSeenAt.
+        migrator.registerMigration("v7-status-aggregates") { db in
+            try db.execute(sql: """
+                CREATE TABLE segmentHostCount (segment TEXT PRIMARY KEY NOT NULL, hosts INTEGER NOT NULL);
+                INSERT INTO segmentHostCount (segment, hosts) SELECT segment, COUNT(*) FROM host GROUP BY segment;
+                CREATE TRIGGER host_counted AFTER INSERT ON host BEGIN
+                  INSERT INTO segmentHostCount (segment, hosts) VALUES (NEW.segment, 1)
+                    ON CONFLICT(segment) DO UPDATE SET hosts = hosts + 1;
+                END;
+                CREATE TRIGGER host_uncounted AFTER DELETE ON host BEGIN
+                  UPDATE segmentHostCount SET hosts = hosts - 1 WHERE segment = OLD.segment;
+                END;
+                CREATE TRIGGER host_moved AFTER UPDATE OF segment ON host WHEN NEW.segment <> OLD.segment BEGIN
+                  UPDATE segmentHostCount SET hosts = hosts - 1 WHERE segment = OLD.segment;
+                  INSERT INTO segmentHostCount (segment, hosts) VALUES (NEW.segment, 1)
+                    ON CONFLICT(segment) DO UPDATE SET hosts = hosts + 1;
+                END;
+                CREATE INDEX agent_by_last_seen ON agent(lastSeenAt, id);
+                """)
+        }
         return migrator
     }
 }
