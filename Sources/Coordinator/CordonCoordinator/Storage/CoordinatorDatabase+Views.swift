@@ -44,7 +44,11 @@ extension CoordinatorDatabase {
         case .resolved: conditions.append("f.resolvedAt IS NOT NULL")
         case nil: break
         }
-        var selected = "SELECT * FROM finding f WHERE \(conditions.joined(separator: " AND "))"
+        // Open findings through their partial index: without statistics SQLite picks the index of
+        // every finding by detection, and reads the whole resolved history (2 s, not 70 ms, for
+        // Conficker's 38,000 open among 1.9 million in the status-query benchmark).
+        let index = filter.status == .open ? "INDEXED BY finding_open_by_detection" : ""
+        var selected = "SELECT * FROM finding f \(index) WHERE \(conditions.joined(separator: " AND "))"
         if let limit {
             // The order of the sort below, in SQL, so that the limit keeps the most severe; the
             // names are joined to the rows kept only.
@@ -140,7 +144,12 @@ extension CoordinatorDatabase {
     /// counted in SQL, with the catalogue's worm and kind of each detection as CASE expressions.
     static func segmentFindingSummary(_ db: Database) throws -> [String: SegmentFindingSummary] {
         var result: [String: SegmentFindingSummary] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT segment, MAX(finishedAt) AS at FROM scan GROUP BY segment") {
+        // One index seek per segment (a scan is recorded in its agent's segment, and agents are
+        // never deleted), not a pass over every scan ever recorded.
+        for row in try Row.fetchAll(db, sql: """
+            SELECT name AS segment, (SELECT MAX(finishedAt) FROM scan WHERE scan.segment = name) AS at
+            FROM (SELECT DISTINCT segment AS name FROM agent)
+            """) {
             let segment: String = row["segment"]
             // A date that does not read back leaves the segment without a last-scan time.
             result[segment, default: (nil, 0, [], [:])].lastScanAt = try? row.decode(Date?.self, forColumn: "at")
@@ -170,7 +179,8 @@ extension CoordinatorDatabase {
             result[segment, default: (nil, 0, [], [:])].worms = counts.sorted { $0.worm < $1.worm }
         }
         for row in try Row.fetchAll(db, sql: """
-            SELECT segment, detectionID, COUNT(*) AS n FROM finding WHERE resolvedAt IS NULL AND address IS NULL GROUP BY segment, detectionID
+            SELECT segment, detectionID, COUNT(*) AS n FROM finding INDEXED BY finding_open_by_host
+            WHERE resolvedAt IS NULL AND address IS NULL GROUP BY segment, detectionID
             """) {
             guard let d = DetectionCatalogue.detection(row["detectionID"]) else { continue }
             result[row["segment"], default: (nil, 0, [], [:])].jumpHost[d.severity, default: 0] += row["n"]
