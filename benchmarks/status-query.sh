@@ -168,7 +168,8 @@ table_header() {
     printf "  %-44s %9s %9s %9s %5s %10s %12s  %5s\n" "request" "first ms" "median ms" "max ms" "runs" "output" "coord VmHWM" "<${GOAL_MS}ms"
 }
 REQUESTS="cordon status|status
-cordon status --json|status --json
+cordon status --json --attention-only|status --json --attention-only
+cordon status --json (every agent)|status --json
 cordon findings --worm conficker|findings --worm conficker
 cordon findings --worm conficker --json|findings --worm conficker --json"
 

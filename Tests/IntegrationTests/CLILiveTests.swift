@@ -66,7 +66,7 @@ import Testing
         defer { agent.signal(SIGKILL) }
         var reported = false
         for _ in 0..<100 where !reported {
-            let status = try await Child.run(Binaries.cordon, ["status", "--json", "--all-agents", "--profile", profile])
+            let status = try await Child.run(Binaries.cordon, ["status", "--json", "--profile", profile])
             if status.status == 0, let fleet = try? CordonJSON.decode(FleetStatus.self, from: Data(status.stdout.utf8)),
                fleet.agents.first?.lastReportAt != nil, fleet.agents.first?.state == .online {
                 reported = true

@@ -58,6 +58,12 @@ import Testing
         #expect(Self.sample(after, #"cordon_http_requests_total{route="/metrics",method="GET",status="403"}"#) == 1)
         #expect(Self.sample(after, #"cordon_http_requests_total{route="NotFound",method="GET",status="404"}"#) == 1, "\(after)")
         #expect(!after.contains("no-such-route"))
+        // Methods the API does not use share one label value (the HTTP parser already refuses
+        // made-up ones before any route sees them).
+        for method in [HTTPMethod.PROPFIND, .TRACE, .MKCOL] { _ = try await op.send(method, APIPath.status) }
+        let other = String(decoding: try await op.send(.GET, APIPath.metrics).body, as: UTF8.self)
+        #expect(!other.contains("PROPFIND") && !other.contains("MKCOL"), "\(other)")
+        #expect(other.contains(#"method="other""#), "\(other)")
 
         await plain.shutdown()
         await op.shutdown()

@@ -42,6 +42,9 @@ public final class CoordinatorMetrics: Sendable {
     /// One answered request. `route` is the route's pattern (`/v1/tasks/{id}`), never the
     /// path a client sent, so that the label's values stay few.
     func request(route: String, method: String, status: Int, duration: Duration) {
+        // Only the methods the API uses get a label of their own; the others the HTTP parser lets
+        // through (WebDAV's, TRACE...) share one, so that clients cannot add series at will.
+        let method = Self.methods.contains(method) ? method : "other"
         let key = RequestKey(route: route, method: method, status: status)
         let (counter, timer) = requestInstruments.withLock { cache in
             if let found = cache[key] { return found }
@@ -54,6 +57,8 @@ public final class CoordinatorMetrics: Sendable {
         counter.increment()
         timer.recordNanoseconds(Self.nanoseconds(duration))
     }
+
+    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
     /// One stored report: how long the database took, how many scanned hosts it carried and in
     /// how many write transactions it was stored.

@@ -75,23 +75,27 @@ public struct StatusCommand: AsyncParsableCommand {
         discussion: """
             An agent is online when heard from within two heartbeat intervals, late within six, else offline.
 
-            Below the per-segment figures it lists the agents that need a look: late and offline \
-            ones (not revoked), longest silent first, at most --limit of them. --all-agents lists \
-            every agent instead (as `cordon agents list` does).
+            Below the per-segment figures the table lists the agents that need a look: late and \
+            offline ones (not revoked), longest silent first, at most --limit of them; --all-agents \
+            lists every agent instead. --json lists every agent (scripts rely on it) unless \
+            --attention-only is given.
             """)
     @OptionGroup public var connection: OperatorOptions
-    @Flag(name: .long, help: "List every agent, not only the late and offline ones.") public var allAgents = false
+    @Flag(name: .long, help: "List every agent, not only the late and offline ones (the default with --json).") public var allAgents = false
+    @Flag(name: .long, help: "List only late and offline agents, also with --json (the table's default).") public var attentionOnly = false
     @Option(name: .long, help: ArgumentHelp("Late and offline agents listed at most (0-10000).", valueName: "n")) public var limit: Int = 100
     @Flag(name: .long, help: "Print JSON.") public var json = false
     public init() {}
 
     public func validate() throws {
         guard (0...10_000).contains(limit) else { throw ValidationError("--limit must be 0-10000") }
+        if allAgents && attentionOnly { throw ValidationError("--all-agents and --attention-only exclude each other") }
     }
 
     public func run() async throws {
         try await runReportingErrors {
-            let path = APIPath.status + (allAgents ? "" : "?agents=attention&limit=\(limit)")
+            let attention = attentionOnly || (!json && !allAgents)
+            let path = APIPath.status + (attention ? "?agents=attention&limit=\(limit)" : "")
             let status: FleetStatus = try await connection.withClient { try await $0.get(path) }
             if json { return try printJSON(status) }
             print(FleetViews.status(status))
