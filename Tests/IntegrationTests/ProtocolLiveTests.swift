@@ -59,7 +59,8 @@ import Testing
         let fleet = try await LiveFleet.start()
         let op = try fleet.rawAsOperator()
         for (query, fragment) in [("agents=everyone", "'agents' must be all or attention"), ("agents=attention&limit=-1", "'limit' must be 0-10000"),
-                                  ("agents=attention&limit=10001", "'limit' must be 0-10000"), ("agents=attention&limit=ten", "'limit' must be an integer")] {
+                                  ("agents=attention&limit=10001", "'limit' must be 0-10000"), ("agents=attention&limit=ten", "'limit' must be an integer"),
+                                  ("agents=all&limit=-491", "'limit' must be 0-10000"), ("limit=-1", "'limit' must be 0-10000")] {
             let reply = try await op.send(.GET, APIPath.status + "?" + query)
             #expect(reply.status == 400, "\(query)")
             #expect(reply.error?.message.contains(fragment) == true, "\(query): \(String(describing: reply.error))")

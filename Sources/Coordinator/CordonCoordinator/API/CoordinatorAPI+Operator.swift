@@ -7,13 +7,13 @@ extension CoordinatorAPI {
         group.get(RouterPath(APIPath.status)) { request, _ in
             // `agents=attention`: only late and offline agents (at most `limit`), for fleets whose
             // every agent would not fit a screen; the default lists every agent.
+            // A bad limit is refused whatever `agents` says (it is only used with attention).
+            let limit = try request.intQuery("limit") ?? 100
+            guard (0...10_000).contains(limit) else { throw APIError.badRequest("'limit' must be 0-10000, got \(limit)") }
             let listing: AgentListing
             switch request.uri.queryParameters["agents"].map(String.init) {
             case nil, "all": listing = .all
-            case "attention":
-                let limit = try request.intQuery("limit") ?? 100
-                guard (0...10_000).contains(limit) else { throw APIError.badRequest("'limit' must be 0-10000, got \(limit)") }
-                listing = .attention(limit: limit)
+            case "attention": listing = .attention(limit: limit)
             case let other?: throw APIError.badRequest("'agents' must be all or attention, got \(Terminal.sanitize(other, limit: 40).debugDescription)")
             }
             return try Response.json(try database.fleetStatus(now: now(), agents: listing))
