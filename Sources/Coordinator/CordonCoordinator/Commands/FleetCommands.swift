@@ -90,8 +90,11 @@ public struct FindingsCommand: AsyncParsableCommand {
 
     public func validate() throws {
         guard ["open", "resolved", "all"].contains(status) else { throw ValidationError("--status must be open, resolved or all") }
-        if let limit, !(0...10_000_000).contains(limit) { throw ValidationError("--limit must be 0-10000000") }
+        if let limit, !(0...Self.maxLimit).contains(limit) { throw ValidationError("--limit must be 0-\(Self.maxLimit)") }
     }
+
+    /// The largest `limit` `GET /v1/findings` takes.
+    static let maxLimit = 10_000_000
 
     /// The table's default: a screenful that a fleet of 50,000 agents still answers at once.
     static let tableLimit = 1000
@@ -100,9 +103,10 @@ public struct FindingsCommand: AsyncParsableCommand {
         try await runReportingErrors {
             let output = json ? .json : format
             let shown = limit ?? (output == .table ? Self.tableLimit : 0)
-            // One more than shown, to tell whether there are more.
+            // One more than shown, to tell whether there are more (within the API's cap, which is
+            // also --limit's largest value).
             let path = APIPath.findings + query([("worm", worm?.worm.rawValue), ("kind", kind?.rawValue), ("segment", segment), ("agent", agent), ("status", status),
-                                                 ("limit", shown > 0 ? "\(shown + 1)" : nil)])
+                                                 ("limit", shown > 0 ? "\(min(shown + 1, Self.maxLimit))" : nil)])
             var findings: [FindingView] = try await connection.withClient { try await $0.get(path) }
             let more = shown > 0 && findings.count > shown
             if more { findings.removeLast(findings.count - shown) }
