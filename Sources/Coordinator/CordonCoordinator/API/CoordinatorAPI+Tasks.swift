@@ -22,6 +22,9 @@ extension CoordinatorAPI {
                 // A coordinator that is stopping answers held polls at once instead of holding
                 // its shutdown for up to a poll's length.
                 await cancelWhenGracefulShutdown { await dispatcher.wait(agentID: agent.id, timeout: remaining) }
+                // Woken by the stop: answer without another look (the agent polls the restarted
+                // coordinator, where anything queued meanwhile still waits).
+                if Task.isCancelled || Task.isShuttingDownGracefully { return Response(status: .noContent) }
             }
         }
 

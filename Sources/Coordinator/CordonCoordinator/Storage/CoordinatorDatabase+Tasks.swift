@@ -127,15 +127,29 @@ extension CoordinatorDatabase {
     /// nobody reads any more (the agent stopped while its poll was held) goes to the next poll
     /// at once. The agent's own records make a second copy harmless: a list it has handled is
     /// answered with its status, never run again.
+    ///
+    /// Most polls find nothing, so the look is a read: a fleet's polls do not queue for the one
+    /// writer (a stopping coordinator answers every held poll at once, and each of those used
+    /// to be a write transaction). Only a run whose list has expired takes the writer, to mark
+    /// it (and every other overdue run) expired before looking again.
     public func nextTaskRun(agentID: String, now: Date = Date()) throws -> SignedTaskList? {
-        try write { db in
-            try Self.expireOverdue(db, now: now)
-            let next = try TaskRunRecord.filter(Column("agentID") == agentID &&
-                                                [TaskState.queued.rawValue, TaskState.delivered.rawValue].contains(Column("state")))
-                .order(Column("sequence")).fetchOne(db)
-            guard let json = next?.signedJSON else { return nil }
-            return try CordonJSON.decode(SignedTaskList.self, from: json)
+        guard let next = try read({ db in try Self.nextRun(db, agentID: agentID) }) else { return nil }
+        if next.expiresAt > now {
+            return try next.signedJSON.map { try CordonJSON.decode(SignedTaskList.self, from: $0) }
         }
+        return try write { db in
+            try Self.expireOverdue(db, now: now)
+            return try Self.nextRun(db, agentID: agentID)?.signedJSON.map { try CordonJSON.decode(SignedTaskList.self, from: $0) }
+        }
+    }
+
+    /// The agent's oldest run not yet started, with its task's expiry.
+    private static func nextRun(_ db: Database, agentID: String) throws -> (signedJSON: Data?, expiresAt: Date)? {
+        try Row.fetchOne(db, sql: """
+            SELECT taskRun.signedJSON, task.expiresAt FROM taskRun JOIN task ON task.id = taskRun.taskID
+            WHERE taskRun.agentID = ? AND taskRun.state IN ('queued', 'delivered')
+            ORDER BY taskRun.sequence LIMIT 1
+            """, arguments: [agentID]).map { (signedJSON: $0["signedJSON"], expiresAt: $0["expiresAt"]) }
     }
 
     /// Records what an agent says about one of its runs.
