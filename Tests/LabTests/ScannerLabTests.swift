@@ -18,7 +18,8 @@ import Testing
             #expect(result.succeeded, "\(result)")
             let report = try CordonJSON.decode(ScanReport.self, from: Data(result.stdout.utf8))
             #expect(report.complete)
-            #expect(report.addressesScanned == 254)
+            // Every address of the /24, as nmap scans it (network and broadcast are down).
+            #expect(report.addressesScanned == 256)
             let byAddress = Dictionary(report.hosts.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
 
             for host in segment.hosts {
@@ -42,7 +43,8 @@ import Testing
             }
             // Everything else in the /24 is down: the jump host itself answers (it is in scope).
             let listed = Set(report.hosts.map(\.address))
-            #expect(report.hostsDown == 254 - listed.count)
+            #expect(report.hostsDown == 256 - listed.count)
+            #expect(!listed.contains(segment.subnet.replacingOccurrences(of: ".0/24", with: ".255")), "the broadcast address is down")
 
             // Names and OS from NBSTAT and NTLMSSP.
             let samba = try #require(byAddress[try lab.host("smb1-null").address])

@@ -113,10 +113,24 @@ import Testing
         var config = ScanTestNet.config([cidr])
         config.profile = "quick"
         let report = try await scanner.scan(config: config)
-        #expect(report.complete && report.addressesScanned == 254 && report.hosts.count == 254 && report.hostsDown == 0)
+        // Every address of the CIDR, its first and last too (a /24 of loopback answers on all 256).
+        #expect(report.complete && report.addressesScanned == 256 && report.hosts.count == 256 && report.hostsDown == 0)
         #expect(report.hosts.allSatisfy { $0.services.isEmpty && $0.findings.isEmpty && $0.reason == "conn-refused tcp/445" && $0.complete })
-        #expect(report.hosts.first?.address == "\(ScanTestNet.host(base, 1))")
-        #expect(report.stats.probesSent == 254 && report.stats.timeouts == 0)
+        #expect(report.hosts.first?.address == "\(ScanTestNet.host(base, 0))")
+        #expect(report.hosts.last?.address == "\(ScanTestNet.host(base, 255))")
+        #expect(report.stats.probesSent == 256 && report.stats.timeouts == 0)
+        #expect(report.stats.skippedAddresses == nil)
+
+        // Told the CIDR is a whole subnet: the network and broadcast addresses are left out,
+        // and the report lists them.
+        config.skipNetworkAndBroadcast = true
+        let subnet = try await scanner.scan(config: config)
+        #expect(subnet.complete && subnet.addressesScanned == 254 && subnet.hosts.count == 254)
+        #expect(subnet.hosts.first?.address == "\(ScanTestNet.host(base, 1))")
+        #expect(subnet.stats.skippedAddresses == ["\(ScanTestNet.host(base, 0))", "\(ScanTestNet.host(base, 255))"])
+        #expect(ScanCommand.render(subnet).contains("Skipped as network/broadcast addresses (--skip-network-broadcast): \(ScanTestNet.host(base, 0)), \(ScanTestNet.host(base, 255))"))
+        let decoded = try CordonJSON.decode(ScanReport.self, from: try CordonJSON.encode(subnet))
+        #expect(decoded.stats == subnet.stats)
     }
 
     @Test func cancellationReturnsAPartialReport() async throws {

@@ -9,32 +9,54 @@ import Testing
         let one = try Scope(scope: ["198.18.0.7"])
         #expect(one.count == 1)
         #expect(addresses(one) == ["198.18.0.7"])
-        // /24: network and broadcast skipped.
+        // Every address of a CIDR, the first and last too, as nmap does.
         let c = try Scope(scope: ["198.18.1.0/24"])
-        #expect(c.count == 254)
-        #expect(c.addresses.first(where: { _ in true })?.description == "198.18.1.1")
-        #expect(Array(c.addresses).last?.description == "198.18.1.254")
-        #expect(!c.contains(IPv4Address("198.18.1.0")!))
-        #expect(!c.contains(IPv4Address("198.18.1.255")!))
-        // /31 and /32 keep every address (RFC 3021).
+        #expect(c.count == 256)
+        #expect(c.skipped.isEmpty)
+        #expect(c.contains(IPv4Address("198.18.1.0")!) && c.contains(IPv4Address("198.18.1.255")!))
+        // A slice of a larger subnet: .20 is a host like the others (it was never probed).
+        #expect(addresses(try Scope(scope: ["198.19.5.20/30"])) == ["198.19.5.20", "198.19.5.21", "198.19.5.22", "198.19.5.23"])
         #expect(addresses(try Scope(scope: ["198.18.2.4/31"])) == ["198.18.2.4", "198.18.2.5"])
         #expect(addresses(try Scope(scope: ["198.18.2.4/32"])) == ["198.18.2.4"])
-        #expect(addresses(try Scope(scope: ["198.18.2.4/30"])) == ["198.18.2.5", "198.18.2.6"])
         // Host bits are ignored, as nmap does.
         #expect(try Scope(scope: ["198.18.3.77/24"]).ranges == Scope(scope: ["198.18.3.0/24"]).ranges)
+    }
+
+    @Test func wholeSubnetsLeaveOutNetworkAndBroadcastAndSaySo() throws {
+        let c = try Scope(scope: ["198.18.1.0/24"], skipNetworkAndBroadcast: true)
+        #expect(c.count == 254)
+        #expect(Array(c.addresses).first?.description == "198.18.1.1")
+        #expect(Array(c.addresses).last?.description == "198.18.1.254")
+        #expect(!c.contains(IPv4Address("198.18.1.0")!) && !c.contains(IPv4Address("198.18.1.255")!))
+        #expect(c.skipped.map(\.description) == ["198.18.1.0", "198.18.1.255"])
+        // /31 and /32 have neither (RFC 3021).
+        let small = try Scope(scope: ["198.18.2.4/31", "198.18.2.9"], skipNetworkAndBroadcast: true)
+        #expect(addresses(small) == ["198.18.2.4", "198.18.2.5", "198.18.2.9"])
+        #expect(small.skipped.isEmpty)
+        #expect(addresses(try Scope(scope: ["198.18.2.4/30"], skipNetworkAndBroadcast: true)) == ["198.18.2.5", "198.18.2.6"])
+        // An edge that another entry scans as a host stays in: .128 (first of the /25) is
+        // inside the /24, and a /32 names .255 itself.
+        let nested = try Scope(scope: ["198.18.0.0/24", "198.18.0.128/25", "198.18.0.255"], skipNetworkAndBroadcast: true)
+        #expect(nested.contains(IPv4Address("198.18.0.128")!))
+        #expect(nested.contains(IPv4Address("198.18.0.255")!))
+        #expect(nested.skipped.map(\.description) == ["198.18.0.0"])
+        #expect(nested.count == 255)
+        // An excluded edge is excluded, not "skipped".
+        let excluded = try Scope(scope: ["198.18.6.0/24"], exclude: ["198.18.6.0/28"], skipNetworkAndBroadcast: true)
+        #expect(excluded.skipped.map(\.description) == ["198.18.6.255"])
+        #expect(excluded.count == 256 - 16 - 1)
     }
 
     @Test func exclusionsAndOverlaps() throws {
         let s = try Scope(scope: ["198.18.0.0/24", "198.18.0.128/25", "198.18.1.1"],
                           exclude: ["198.18.0.10", "198.18.0.64/26", "198.18.1.1"])
-        // 254 (/24 minus net and bcast; the /25 overlaps it) - 1 - 64, and the excluded single.
-        #expect(s.count == 254 - 1 - 64)
+        // 256 (the /25 overlaps the /24) - 1 - 64, and the excluded single.
+        #expect(s.count == 256 - 1 - 64)
         #expect(!s.contains(IPv4Address("198.18.0.10")!))
         #expect(!s.contains(IPv4Address("198.18.0.64")!))
         #expect(!s.contains(IPv4Address("198.18.0.127")!))
         #expect(s.contains(IPv4Address("198.18.0.128")!))
-        // .255 is the broadcast of both the /24 and the /25.
-        #expect(!s.contains(IPv4Address("198.18.0.255")!))
+        #expect(s.contains(IPv4Address("198.18.0.255")!))
         #expect(!s.contains(IPv4Address("198.18.1.1")!))
         #expect(Set(s.addresses.map(\.value)).count == s.count)
         #expect(s.addresses.allSatisfy { s.contains($0) })
@@ -70,19 +92,21 @@ import Testing
     @Test func sizeLimit() throws {
         #expect(throws: AgentError.config) { _ = try Scope(scope: ["198.18.0.0/15"], maxSize: 65536) }
         let allowed = try Scope(scope: ["198.18.0.0/15"], maxSize: 65536, allowLarge: true)
-        #expect(allowed.count == 131_070)
-        // The limit counts what would be scanned, after exclusions.
-        #expect(try Scope(scope: ["198.18.0.0/15"], exclude: ["198.19.0.0/16"], maxSize: 65536).count == 65535)
+        #expect(allowed.count == 131_072)
+        // The limit counts what would be scanned, after exclusions and skips.
+        #expect(try Scope(scope: ["198.18.0.0/15"], exclude: ["198.19.0.0/16"], maxSize: 65536).count == 65536)
+        #expect(throws: AgentError.config) { _ = try Scope(scope: ["198.18.0.0/16", "198.20.0.1"], maxSize: 65536) }
+        #expect(try Scope(scope: ["198.18.0.0/16", "198.20.0.1"], maxSize: 65536, skipNetworkAndBroadcast: true).count == 65535)
     }
 
     @Test func aSlashEightIsIteratedLazily() throws {
         let clock = ContinuousClock()
         let start = clock.now
         let s = try Scope(scope: ["127.0.0.0/8"], maxSize: 1, allowLarge: true)
-        #expect(s.count == 16_777_214)
+        #expect(s.count == 16_777_216)
         var iterator = s.addresses.makeIterator()
+        #expect(iterator.next()?.description == "127.0.0.0")
         #expect(iterator.next()?.description == "127.0.0.1")
-        #expect(iterator.next()?.description == "127.0.0.2")
         let contains = (0..<100_000).allSatisfy { s.contains(IPv4Address(0x7F00_0001 + UInt32($0))) }
         #expect(contains)
         #expect(clock.now - start < .seconds(1))
@@ -100,19 +124,28 @@ import Testing
             }
             let include = (0..<4).map { _ in spec() }
             let exclude = (0..<3).map { _ in spec() }
-            let scope = try Scope(scope: include, exclude: exclude)
-            var expected = Set<UInt32>()
+            let skip = Bool.random(using: &rng)
+            let scope = try Scope(scope: include, exclude: exclude, skipNetworkAndBroadcast: skip)
+            // In: what some entry scans as a host (its inside when it is a whole subnet), not
+            // excluded. Skipped: an entry's edge that no entry scans as a host, not excluded.
+            var hosts = Set<UInt32>(), edges = Set<UInt32>(), excluded = Set<UInt32>()
             for s in include {
                 let b = try Scope.parse(s, what: "t")
-                let r = b.prefix < 31 ? (b.range.first + 1)...(b.range.last - 1) : b.range.first...b.range.last
-                expected.formUnion(r)
+                if skip && b.prefix < 31 {
+                    hosts.formUnion((b.range.first + 1)...(b.range.last - 1))
+                    edges.formUnion([b.range.first, b.range.last])
+                } else {
+                    hosts.formUnion(b.range.first...b.range.last)
+                }
             }
             for s in exclude {
                 let b = try Scope.parse(s, what: "t")
-                expected.subtract(b.range.first...b.range.last)
+                excluded.formUnion(b.range.first...b.range.last)
             }
-            #expect(Set(scope.addresses.map(\.value)) == expected, "\(include) - \(exclude)")
+            let expected = hosts.subtracting(excluded)
+            #expect(Set(scope.addresses.map(\.value)) == expected, "\(include) - \(exclude), skip \(skip)")
             #expect(scope.count == expected.count)
+            #expect(scope.skipped.map(\.value) == edges.subtracting(hosts).subtracting(excluded).sorted(), "\(include) - \(exclude)")
         }
     }
 }

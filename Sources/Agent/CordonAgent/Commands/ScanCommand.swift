@@ -48,6 +48,13 @@ public struct ScanCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Allow a scope larger than --max-scope-size.")
     public var allowLargeScope = false
 
+    @Flag(name: .long, help: ArgumentHelp("""
+        Take each --scope CIDR as a whole subnet and leave out its first (network) and last (broadcast) \
+        address. Off by default, as in nmap: every address of a CIDR is scanned, since a CIDR is often a slice \
+        of a larger subnet. What is left out is listed in the report.
+        """))
+    public var skipNetworkBroadcast = false
+
     @Option(name: .long, help: ArgumentHelp("Stop after this long and report what was found (e.g. 10m).", valueName: "duration"))
     public var deadline: String?
 
@@ -66,7 +73,7 @@ public struct ScanCommand: AsyncParsableCommand {
     public func scanConfig() -> ScanConfig {
         ScanConfig(scope: scope, exclude: exclude, profile: profile, rate: rate, concurrency: concurrency,
                    timeout: ConfigDuration(seconds: HumanDuration.seconds(timeout) ?? 1), retries: retries,
-                   maxScopeSize: maxScopeSize, allowLargeScope: allowLargeScope)
+                   maxScopeSize: maxScopeSize, allowLargeScope: allowLargeScope, skipNetworkAndBroadcast: skipNetworkBroadcast)
     }
 
     public func validate() throws {
@@ -81,7 +88,8 @@ public struct ScanCommand: AsyncParsableCommand {
         do {
             try scanConfig().validate(origin: "command line")
             _ = try ScanProfile.named(profile)
-            _ = try Scope(scope: scope, exclude: exclude, maxSize: maxScopeSize, allowLarge: allowLargeScope)
+            _ = try Scope(scope: scope, exclude: exclude, maxSize: maxScopeSize, allowLarge: allowLargeScope,
+                          skipNetworkAndBroadcast: skipNetworkBroadcast)
         } catch let error as AgentError {
             throw ValidationError(error.reason)
         } catch let error as CordonError {
@@ -120,6 +128,10 @@ public struct ScanCommand: AsyncParsableCommand {
             + (report.complete ? "" : " (INCOMPLETE)"))
         out.append("Probes: \(report.stats.probesSent) sent, \(report.stats.retries) retries, \(report.stats.timeouts) timeouts, "
             + "peak \(report.stats.peakInFlight) in flight")
+        if let skipped = report.stats.skippedAddresses, !skipped.isEmpty {
+            let shown = skipped.prefix(16).joined(separator: ", ") + (skipped.count > 16 ? " and \(skipped.count - 16) more (--json lists all)" : "")
+            out.append("Skipped as network/broadcast addresses (--skip-network-broadcast): \(shown)")
+        }
         guard !report.hosts.isEmpty else { return out.joined(separator: "\n") }
 
         var hosts = TextTable(["HOST", "NAME", "WORKGROUP", "OS", "REASON", "COMPLETE"])

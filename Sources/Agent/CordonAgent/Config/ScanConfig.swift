@@ -15,6 +15,8 @@ import Foundation
 ///   retries: 1            # extra tries for a probe that timed out
 ///   maxScopeSize: 65536   # addresses; a larger scope is refused...
 ///   allowLargeScope: false  # ...unless this is true
+///   skipNetworkAndBroadcast: false  # true: each scope CIDR is a whole subnet; leave out its
+///                                   # first and last address (listed in the scan's stats)
 /// ```
 public struct ScanConfig: Codable, Sendable, Equatable {
     public var scope: [String]
@@ -27,10 +29,13 @@ public struct ScanConfig: Codable, Sendable, Equatable {
     public var retries: Int
     public var maxScopeSize: Int
     public var allowLargeScope: Bool
+    /// Each scope entry shorter than /31 is a whole subnet: leave out its network and
+    /// broadcast addresses. Off by default, as in nmap: a CIDR is often a slice of a subnet.
+    public var skipNetworkAndBroadcast: Bool
 
     public init(scope: [String] = [], exclude: [String] = [], profile: String = "worms", interval: ConfigDuration = .init(seconds: 3600),
                 rate: Int = 2000, concurrency: Int = 2048, timeout: ConfigDuration = .init(seconds: 1), retries: Int = 1,
-                maxScopeSize: Int = 65536, allowLargeScope: Bool = false) {
+                maxScopeSize: Int = 65536, allowLargeScope: Bool = false, skipNetworkAndBroadcast: Bool = false) {
         self.scope = scope
         self.exclude = exclude
         self.profile = profile
@@ -41,10 +46,11 @@ public struct ScanConfig: Codable, Sendable, Equatable {
         self.retries = retries
         self.maxScopeSize = maxScopeSize
         self.allowLargeScope = allowLargeScope
+        self.skipNetworkAndBroadcast = skipNetworkAndBroadcast
     }
 
     enum CodingKeys: String, CodingKey {
-        case scope, exclude, profile, interval, rate, concurrency, timeout, retries, maxScopeSize, allowLargeScope
+        case scope, exclude, profile, interval, rate, concurrency, timeout, retries, maxScopeSize, allowLargeScope, skipNetworkAndBroadcast
     }
 
     public init(from decoder: any Decoder) throws {
@@ -60,12 +66,14 @@ public struct ScanConfig: Codable, Sendable, Equatable {
         retries = try c.decodeIfPresent(Int.self, forKey: .retries) ?? d.retries
         maxScopeSize = try c.decodeIfPresent(Int.self, forKey: .maxScopeSize) ?? d.maxScopeSize
         allowLargeScope = try c.decodeIfPresent(Bool.self, forKey: .allowLargeScope) ?? d.allowLargeScope
+        skipNetworkAndBroadcast = try c.decodeIfPresent(Bool.self, forKey: .skipNetworkAndBroadcast) ?? d.skipNetworkAndBroadcast
     }
 
     static var schema: ConfigSchema {
         .mapping([
             "scope": .list(.scalar), "exclude": .list(.scalar), "profile": .scalar, "interval": .scalar, "rate": .scalar,
             "concurrency": .scalar, "timeout": .scalar, "retries": .scalar, "maxScopeSize": .scalar, "allowLargeScope": .scalar,
+            "skipNetworkAndBroadcast": .scalar,
         ])
     }
 

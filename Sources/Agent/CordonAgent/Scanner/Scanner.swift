@@ -116,7 +116,8 @@ public struct Scanner: Sendable {
         } catch let error as CordonError {
             throw AgentError.config(error.reason)
         }
-        let scope = try Scope(scope: config.scope, exclude: config.exclude, maxSize: config.maxScopeSize, allowLarge: config.allowLargeScope)
+        let scope = try Scope(scope: config.scope, exclude: config.exclude, maxSize: config.maxScopeSize, allowLarge: config.allowLargeScope,
+                              skipNetworkAndBroadcast: config.skipNetworkAndBroadcast)
         if tuning.networkNamespace != nil, profile.confickerP2P || !profile.udp.isEmpty || profile.tcp.contains(where: { $0.probe != .none }) {
             throw AgentError.config("a network namespace is only for connect-only profiles (safe probes would not run in it)")
         }
@@ -140,7 +141,7 @@ public struct Scanner: Sendable {
                                               limits: tuning.limits(for: config)),
                           tuning: tuning, logger: logger)
         logger.info("scan starting", metadata: [
-            "scan.profile": "\(profile.name)", "scan.addresses": "\(scope.count)", "scan.concurrency": "\(concurrency)",
+            "scan.profile": "\(profile.name)", "scan.addresses": "\(scope.count)", "scan.skipped": "\(scope.skipped.count)", "scan.concurrency": "\(concurrency)",
             "scan.rate": "\(config.rate)"])
         let clock = ContinuousClock()
         let started = clock.now
@@ -158,7 +159,8 @@ public struct Scanner: Sendable {
             profile: profile.name, scope: config.scope, exclude: config.exclude, startedAt: now, finishedAt: finishedAt,
             complete: outcome.complete, addressesScanned: outcome.addressesScanned, hostsDown: outcome.hostsDown,
             hosts: outcome.hosts.map { (IPv4Address($0.address)?.value ?? 0, $0) }.sorted { $0.0 < $1.0 }.map(\.1),
-            stats: ScanStats(probesSent: stats.probesSent, retries: stats.retries, timeouts: stats.timeouts, peakInFlight: stats.peakInFlight))
+            stats: ScanStats(probesSent: stats.probesSent, retries: stats.retries, timeouts: stats.timeouts, peakInFlight: stats.peakInFlight,
+                             skippedAddresses: scope.skipped.isEmpty ? nil : scope.skipped.map(\.description)))
         logger.info("scan finished", metadata: [
             "scan.complete": "\(report.complete)", "scan.hostsUp": "\(report.hosts.count)", "scan.hostsDown": "\(report.hostsDown)",
             "scan.probes": "\(stats.probesSent)", "scan.retries": "\(stats.retries)", "scan.timeouts": "\(stats.timeouts)",

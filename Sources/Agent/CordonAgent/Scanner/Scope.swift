@@ -48,7 +48,13 @@ public struct IPv4Range: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// What the scanner may touch: the configured scope (IPv4 CIDRs and single addresses) minus the
-/// exclusions, without the network and broadcast addresses of prefixes shorter than /31.
+/// exclusions.
+///
+/// Every address of a CIDR is scanned, its first and last too, as nmap does: a scope such as
+/// `198.19.5.20/30` is often a slice of a larger subnet, where .20 is a host like any other.
+/// With `skipNetworkAndBroadcast` each entry shorter than /31 is taken as a whole subnet and
+/// its first (network) and last (broadcast) addresses are left out; those are listed in
+/// ``skipped`` and in the scan's stats, so that nothing is left out unsaid.
 ///
 /// The address list is never materialized: it is a sorted list of disjoint ranges, iterated lazily
 /// and searched in O(log n) by ``contains(_:)``, the one gate every connect and datagram passes.
@@ -60,6 +66,9 @@ public struct Scope: Sendable, Equatable {
     /// As configured, for the report.
     public let scopeSpecs: [String]
     public let excludeSpecs: [String]
+    /// Network and broadcast addresses left out under `skipNetworkAndBroadcast` (ascending;
+    /// not those excluded anyway, nor those another entry brings back in).
+    public let skipped: [IPv4Address]
 
     /// The most entries accepted in scope or exclude lists.
     public static let maxEntries = 4096
@@ -68,25 +77,28 @@ public struct Scope: Sendable, Equatable {
     ///
     /// - Throws: ``AgentError/config`` for an unparsable entry, an IPv6 address, too many entries,
     ///   or more than `maxSize` addresses unless `allowLarge`.
-    public init(scope: [String], exclude: [String] = [], maxSize: Int = 65536, allowLarge: Bool = false) throws(AgentError) {
+    public init(scope: [String], exclude: [String] = [], maxSize: Int = 65536, allowLarge: Bool = false,
+                skipNetworkAndBroadcast: Bool = false) throws(AgentError) {
         guard scope.count <= Self.maxEntries, exclude.count <= Self.maxEntries else {
             throw AgentError.config("scope: at most \(Self.maxEntries) scope and \(Self.maxEntries) exclude entries")
         }
-        var included: [IPv4Range] = []
-        for spec in scope {
-            let block = try Self.parse(spec, what: "scope")
-            // Skip network and broadcast of prefixes shorter than /31 (RFC 3021 /31s have neither).
-            if block.prefix < 31 {
-                included.append(IPv4Range(first: block.range.first + 1, last: block.range.last - 1))
-            } else {
-                included.append(block.range)
-            }
-        }
+        var blocks: [Block] = []
+        for spec in scope { blocks.append(try Self.parse(spec, what: "scope")) }
+        // RFC 3021 /31s and single addresses have no network or broadcast address.
+        let subnets = skipNetworkAndBroadcast ? blocks.filter { $0.prefix < 31 } : []
+        let edges = subnets.flatMap { [IPv4Range(first: $0.range.first, last: $0.range.first), IPv4Range(first: $0.range.last, last: $0.range.last)] }
         var excluded: [IPv4Range] = []
         for spec in exclude {
             excluded.append(try Self.parse(spec, what: "exclude").range)
         }
-        let ranges = Self.subtract(Self.merge(included), Self.merge(excluded))
+        let withoutExcluded = Self.subtract(Self.merge(blocks.map(\.range)), Self.merge(excluded))
+        // An edge of one entry that another entry names as a host of its own (a /32, or the
+        // inside of a larger block) stays in: only edges no entry scans as a host are left out.
+        let insides = blocks.map { block in
+            skipNetworkAndBroadcast && block.prefix < 31 ? IPv4Range(first: block.range.first + 1, last: block.range.last - 1) : block.range
+        }
+        let left = Self.subtract(Self.merge(edges), Self.merge(insides))
+        let ranges = Self.subtract(withoutExcluded, left)
         let count = ranges.reduce(0) { $0 + $1.count }
         if count > maxSize, !allowLarge {
             throw AgentError.config(
@@ -96,20 +108,26 @@ public struct Scope: Sendable, Equatable {
         self.count = count
         self.scopeSpecs = scope
         self.excludeSpecs = exclude
+        // What was left out and would otherwise have been scanned (an excluded edge is not news).
+        self.skipped = left.flatMap { range in (range.first...range.last).map(IPv4Address.init) }
+            .filter { Self.search(withoutExcluded, $0.value) }
     }
 
     /// An empty scope: scans nothing.
     public static let empty = try! Scope(scope: [])
 
     /// The gate: true when `address` is in scope and not excluded.
-    public func contains(_ address: IPv4Address) -> Bool {
+    public func contains(_ address: IPv4Address) -> Bool { Self.search(ranges, address.value) }
+
+    /// Binary search of sorted, disjoint ranges.
+    static func search(_ ranges: [IPv4Range], _ value: UInt32) -> Bool {
         var low = 0
         var high = ranges.count - 1
         while low <= high {
             let mid = (low + high) / 2
             let range = ranges[mid]
-            if address.value < range.first { high = mid - 1 }
-            else if address.value > range.last { low = mid + 1 }
+            if value < range.first { high = mid - 1 }
+            else if value > range.last { low = mid + 1 }
             else { return true }
         }
         return false

@@ -42,12 +42,16 @@ public struct ScanStats: Codable, Sendable, Equatable {
     public var timeouts: Int
     /// The largest number of connects in flight at once.
     public var peakInFlight: Int
+    /// Addresses of the scope left out as network or broadcast addresses (only when the scan
+    /// was told each scope entry is a whole subnet); absent when none were.
+    public var skippedAddresses: [String]?
 
-    public init(probesSent: Int = 0, retries: Int = 0, timeouts: Int = 0, peakInFlight: Int = 0) {
+    public init(probesSent: Int = 0, retries: Int = 0, timeouts: Int = 0, peakInFlight: Int = 0, skippedAddresses: [String]? = nil) {
         self.probesSent = probesSent
         self.retries = retries
         self.timeouts = timeouts
         self.peakInFlight = peakInFlight
+        self.skippedAddresses = skippedAddresses
     }
 }
 
