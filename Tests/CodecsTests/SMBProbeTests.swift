@@ -51,8 +51,18 @@ import Testing
             #expect(smb2.signingRequired == profile.signingRequired)
             #expect(smb2.systemTime == profile.systemTime)
             #expect(result.signingRequired == profile.signingRequired)
+            // The anonymous session and IPC$ over SMB2/3, on the same connection.
+            if profile.nullSessionAllowed {
+                #expect(result.smb2NullSession == .allowed(guest: false))
+                #expect(result.smb2IPC == .connected(tid: 0x0801))
+            } else {
+                #expect(result.smb2NullSession == .denied(.accessDenied))
+                #expect(result.smb2IPC == .unknown(reason: "anonymous logon refused"))
+            }
         } else {
             #expect(result.smb2 == .unsupported(reason: "connection closed at the SMB2 negotiate"))
+            #expect(result.smb2NullSession == .unknown(reason: "connection closed"))
+            #expect(result.smb2IPC == .unknown(reason: "connection closed"))
         }
         // NTLMSSP names: from SMB1 with extended security, else from the SMB2 session setup leg.
         if (profile.smb1Enabled && !legacy) || profile.smb2Enabled {
@@ -85,6 +95,34 @@ import Testing
         #expect(modern.smb1 == .disabled(reason: "connection closed at the SMB1-only negotiate"))
         #expect(modern.smb2Dialect == SMB2Dialect.smb311)
         #expect(modern.ntlm?.osVersion?.description == "10.0.19041")
+    }
+
+    @Test func smb2TreeConnectCodecRoundTripsAndRefusesGarbage() throws {
+        let request = SMB2TreeConnect.request(path: "\\\\198.18.0.1\\IPC$", messageID: 3, sessionID: 0x11)
+        let parsed = try SMB2TreeConnect.parseRequest(Array(request.dropFirst(4)))
+        #expect(parsed.path == "\\\\198.18.0.1\\IPC$" && parsed.header.messageID == 3 && parsed.header.sessionID == 0x11)
+        let reply = SMB2TreeConnect.Response(status: .success, treeID: 7, shareType: SMB2TreeConnect.ShareType.pipe).makeReply(messageID: 3, sessionID: 0x11)
+        #expect(try SMB2TreeConnect.Response.parse(Array(reply.dropFirst(4))) == .init(status: .success, treeID: 7, shareType: 2))
+        let denied = SMB2TreeConnect.Response(status: .accessDenied, treeID: 0, shareType: nil).makeReply(messageID: 3, sessionID: 0x11)
+        #expect(try SMB2TreeConnect.Response.parse(Array(denied.dropFirst(4))) == .init(status: .accessDenied, treeID: 0, shareType: nil))
+        // A success with a body of the wrong size, and another command's answer, are refused.
+        var bad = Array(reply.dropFirst(4))
+        bad[64] = 9
+        #expect(throws: CodecError.self) { try SMB2TreeConnect.Response.parse(bad) }
+        #expect(throws: CodecError.self) { try SMB2TreeConnect.Response.parse(Array(SMB2SessionSetup.request(securityBlob: [1], messageID: 1).dropFirst(4))) }
+        for cut in 0..<reply.count - 4 { _ = try? SMB2TreeConnect.Response.parse(Array(reply.dropFirst(4).prefix(cut))) }
+    }
+
+    @Test func anAnonymousSMB2SessionOnAHostWithoutSMB1() {
+        var profile = SimulatedSMBProfile.windows10
+        profile.nullSessionAllowed = true
+        let result = runProbe(options(), profile: profile).result
+        #expect(result.smb1 == .disabled(reason: "connection closed at the SMB1-only negotiate"))
+        #expect(result.smb2NullSession == .allowed(guest: false))
+        #expect(result.smb2IPC == .connected(tid: 0x0801))
+        // Not checked when SMB2 is not.
+        let smb1Only = runProbe(options { $0.checkSMB2 = false; $0.ntlmInfo = false }, profile: profile).result
+        #expect(smb1Only.smb2NullSession == .notTested && smb1Only.smb2IPC == .notTested)
     }
 
     @Test func netBIOSTransportRetriesTheNextCalledName() {

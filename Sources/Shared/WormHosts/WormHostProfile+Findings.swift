@@ -17,11 +17,13 @@ public enum WormFinding {
     public static let wannacrySMBv1 = "wannacry.smbv1-enabled"
     public static let wannacryMS17010 = "wannacry.ms17-010-unpatched"
     public static let wannacryDoublePulsar = "wannacry.doublepulsar"
+    public static let smbNullSession = "smb.null-session"
 
     /// Every scan detection, in catalogue order.
     public static let all: [String] = [
         codeRedIIS, codeRedIdaMapping, codeRedRootExe, blasterRPC, blasterShell, blasterTFTP, zotobNullSession,
         zotobShell, zotobFTP, confickerSMB, confickerP2P, wannacrySMBv1, wannacryMS17010, wannacryDoublePulsar,
+        smbNullSession,
     ]
 }
 
@@ -42,6 +44,8 @@ extension WormHostProfile {
                     if smb.ms17010Vulnerable { found.insert(WormFinding.wannacryMS17010) }
                     if smb.doublePulsarInstalled { found.insert(WormFinding.wannacryDoublePulsar) }
                 }
+            } else if smb.smb2Enabled, smb.nullSessionAllowed {
+                found.insert(WormFinding.smbNullSession)
             }
         }
         if let iis, let major = Int(iis.version.split(separator: ".").first ?? ""), (4...5).contains(major) {

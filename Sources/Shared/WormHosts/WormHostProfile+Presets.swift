@@ -66,9 +66,18 @@ extension WormHostProfile {
         return WormHostProfile(name: "patched", summary: "Windows 10: SMB2/3 only with signing required, nothing else", smb: smb)
     }()
 
+    /// A file server with SMB1 removed that still takes anonymous sessions and IPC$ over SMB2/3
+    /// (Windows with RestrictNullSessAccess=0, or Samba's defaults with `restrict anonymous = 0`).
+    public static let anonymousSMB2: WormHostProfile = {
+        var smb = SimulatedSMBProfile.windows10
+        smb.nullSessionAllowed = true
+        smb.computerName = "FS2016ANON"
+        return WormHostProfile(name: "anon-smb2", summary: "File server, SMB1 removed, anonymous SMB2/3 session and IPC$ allowed", smb: smb)
+    }()
+
     /// Every preset, in a stable order.
     public static let presets: [WormHostProfile] = [
-        .xp, .windows2000, .dc2003, .codeRed, .iis5, .blaster, .zotob, .conficker, .wannaCry, .patched,
+        .xp, .windows2000, .dc2003, .codeRed, .iis5, .blaster, .zotob, .conficker, .wannaCry, .patched, .anonymousSMB2,
     ]
 
     /// The preset with that name (case-insensitive), or nil.

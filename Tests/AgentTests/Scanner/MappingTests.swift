@@ -47,6 +47,23 @@ import Testing
 
     func ids(_ m: ProbeMapping) -> Set<String> { Set(m.findings.map(\.detectionID)) }
 
+    @Test func anAnonymousSMB2SessionIsItsOwnExposureNotZotobs() async {
+        var anonymous = SimulatedSMBProfile.windows10
+        anonymous.nullSessionAllowed = true
+        let r = await run(SMBStreamProbe(options: SMBProbeOptions(host: address.description)), .smb(anonymous))
+        let m = FindingMapper.smb(r.output, port: 445)
+        #expect(ids(m) == [DetectionCatalogue.smbNullSession, DetectionCatalogue.confickerSMB])
+        let evidence = m.findings.first { $0.detectionID == DetectionCatalogue.smbNullSession }?.evidence ?? ""
+        #expect(evidence.contains("SMB 3.1.1") && evidence.contains("IPC$") && evidence.contains("over SMB1: SMBv1 disabled"), "\(evidence)")
+        // With SMB1 null sessions too, the host is Zotob's exposure, reported once.
+        let xp = await run(SMBStreamProbe(options: SMBProbeOptions(host: address.description)), .smb(.windowsXP))
+        #expect(ids(FindingMapper.smb(xp.output, port: 445)).contains(DetectionCatalogue.zotobNullSession))
+        #expect(!ids(FindingMapper.smb(xp.output, port: 445)).contains(DetectionCatalogue.smbNullSession))
+        // Refused over SMB2 (Windows 10's default): nothing.
+        let refused = await run(SMBStreamProbe(options: SMBProbeOptions(host: address.description)), .smb(.windows10))
+        #expect(ids(FindingMapper.smb(refused.output, port: 445)) == [DetectionCatalogue.confickerSMB])
+    }
+
     @Test func unpatchedSMB1HostIsAWannaCryTarget() async {
         let r = await run(SMBStreamProbe(options: SMBProbeOptions(host: address.description)), .smb(.windowsXP))
         #expect(r.finished)

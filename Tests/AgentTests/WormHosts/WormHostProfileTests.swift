@@ -35,6 +35,8 @@ import CordonShared
         #expect(WormHostProfile.patched.smb?.smb1Enabled == false && WormHostProfile.patched.smb?.signingRequired == true)
         #expect(WormHostProfile.patched.tcpPorts == [445] && WormHostProfile.patched.udpPorts.isEmpty)
         #expect(WormHostProfile.iis5.expectedFindings == [WormFinding.codeRedIIS])
+        // SMB1 removed, anonymous IPC$ over SMB2/3: its own exposure, not Zotob's.
+        #expect(WormHostProfile.anonymousSMB2.expectedFindings == [WormFinding.confickerSMB, WormFinding.smbNullSession])
     }
 
     @Test func presetNamesAreUniqueAndFound() {

@@ -265,6 +265,7 @@ enum WormLiveProbe {
             let smb = smb(host)
             if case .enabled = smb.smb1 { found.insert(WormFinding.wannacrySMBv1) }
             if case .allowed = smb.nullSession, case .connected = smb.ipc { found.insert(WormFinding.zotobNullSession) }
+            else if case .allowed = smb.smb2NullSession, case .connected = smb.smb2IPC { found.insert(WormFinding.smbNullSession) }
             if case .vulnerable = smb.ms17010 { found.insert(WormFinding.wannacryMS17010) }
             if case .present = smb.doublePulsar { found.insert(WormFinding.wannacryDoublePulsar) }
         }

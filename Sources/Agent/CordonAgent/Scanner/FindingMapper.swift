@@ -187,6 +187,13 @@ public enum FindingMapper {
             m.findings.append(FindingObservation(
                 detectionID: DetectionCatalogue.zotobNullSession, port: p, proto: .tcp,
                 evidence: "anonymous session setup succeeded\(guest ? " (mapped to guest)" : "") and tree connect to IPC$ succeeded"))
+        } else if case .allowed(let guest) = r.smb2NullSession, case .connected = r.smb2IPC {
+            // The same exposure without SMB1: reported on its own, not as Zotob's.
+            let dialect = r.smb2Dialect.map { " (SMB \(SMB2Dialect.name($0)))" } ?? ""
+            m.findings.append(FindingObservation(
+                detectionID: DetectionCatalogue.smbNullSession, port: p, proto: .tcp,
+                evidence: "anonymous SMB2 session setup succeeded\(guest ? " (mapped to guest)" : "")\(dialect) and tree connect to IPC$ succeeded"
+                    + Self.smb1NullSessionNote(r.nullSession)))
         }
         if case .vulnerable(let status) = r.ms17010 {
             m.findings.append(FindingObservation(
@@ -216,6 +223,16 @@ public enum FindingMapper {
 
     /// "STATUS_INSUFF_SERVER_RESOURCES (0xC0000205)".
     static func statusText(_ status: NTStatus) -> String { Evidence.sanitize(status.description, maxLength: 80) }
+
+    /// What the SMB1 null-session check said, for the evidence of the SMB2 one.
+    static func smb1NullSessionNote(_ status: SMBProbeResult.NullSessionStatus) -> String {
+        switch status {
+        case .notTested: ""
+        case .allowed: "; over SMB1 the anonymous session was accepted but IPC$ was not"
+        case .denied(let status): "; over SMB1 refused (\(statusText(status)))"
+        case .unknown(let reason): "; over SMB1: \(Evidence.sanitize(reason, maxLength: 80))"
+        }
+    }
 
     // MARK: DCE/RPC (Blaster)
 

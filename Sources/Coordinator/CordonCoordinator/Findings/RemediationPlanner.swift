@@ -142,7 +142,9 @@ public enum RemediationPlanner {
         if !updatesNeeded.isEmpty { steps.append("Install \(updatesNeeded.joined(separator: ", "))") }
         if smb1 { steps.append("Disable SMBv1") }
         if conficker { steps.append("Disable AutoRun") }
-        if ids.contains(DetectionCatalogue.zotobNullSession) { steps.append("Set RestrictAnonymous (no null sessions)") }
+        if ids.contains(DetectionCatalogue.zotobNullSession) || ids.contains(DetectionCatalogue.smbNullSession) {
+            steps.append("Set RestrictAnonymous (no null sessions)")
+        }
         if ids.contains(DetectionCatalogue.codeRedIdaMapping) { steps.append("Remove the .ida/.idq script mappings from IIS") }
         if ids.contains(DetectionCatalogue.blasterRPC) { steps.append("Disable DCOM where not needed") }
         if changePasswords { steps.append("Change every administrator password") }

@@ -19,6 +19,7 @@ public struct NTStatus: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let notSupported = NTStatus(0xC000_00BB)
     public static let networkAccessDenied = NTStatus(0xC000_00CA)
     public static let badNetworkName = NTStatus(0xC000_00CC)
+    public static let userSessionDeleted = NTStatus(0xC000_0203)
     public static let requestNotAccepted = NTStatus(0xC000_00D0)
     /// Insufficient server resources: PeekNamedPipe on FID 0 of an unpatched host (MS17-010).
     public static let insufficientServerResources = NTStatus(0xC000_0205)
@@ -41,6 +42,7 @@ public struct NTStatus: RawRepresentable, Hashable, Sendable, CustomStringConver
         case .notSupported: "STATUS_NOT_SUPPORTED"
         case .networkAccessDenied: "STATUS_NETWORK_ACCESS_DENIED"
         case .badNetworkName: "STATUS_BAD_NETWORK_NAME"
+        case .userSessionDeleted: "STATUS_USER_SESSION_DELETED"
         case .requestNotAccepted: "STATUS_REQUEST_NOT_ACCEPTED"
         case .insufficientServerResources: "STATUS_INSUFF_SERVER_RESOURCES"
         default: hex

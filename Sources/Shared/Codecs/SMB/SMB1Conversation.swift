@@ -211,7 +211,7 @@ public struct SMB1Conversation: Sendable {
             return finish("no usable TID")
         }
         tid = reply.tid
-        result.ipc = .connected(tid: tid)
+        result.ipc = .connected(tid: UInt32(tid))
         return nextTransaction()
     }
 

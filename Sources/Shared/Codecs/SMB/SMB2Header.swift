@@ -2,6 +2,7 @@
 public enum SMB2Command {
     public static let negotiate: UInt16 = 0x0000
     public static let sessionSetup: UInt16 = 0x0001
+    public static let treeConnect: UInt16 = 0x0003
 }
 
 /// SMB2/3 dialect revisions.

@@ -1,6 +1,14 @@
-/// SMB2 SESSION_SETUP, first leg only: send an NTLMSSP NEGOTIATE to read the server's CHALLENGE
-/// (names and OS build) on hosts that no longer speak SMB1. The probe never completes the logon.
+/// SMB2 SESSION_SETUP: an NTLMSSP NEGOTIATE to read the server's CHALLENGE (names and OS build)
+/// on hosts that no longer speak SMB1, and the anonymous AUTHENTICATE of the null-session check.
+/// The probe never logs on with a name or a password.
 public enum SMB2SessionSetup {
+    /// SessionFlags of the response.
+    public enum SessionFlags {
+        public static let isGuest: UInt16 = 0x0001
+        public static let isNull: UInt16 = 0x0002
+        public static let encryptData: UInt16 = 0x0004
+    }
+
     /// The request carrying a security blob (NTLMSSP in SPNEGO), framed.
     public static func request(securityBlob: [UInt8], messageID: UInt64, sessionID: UInt64 = 0) -> [UInt8] {
         let blob = Array(securityBlob.prefix(0xF000))
@@ -23,11 +31,13 @@ public enum SMB2SessionSetup {
         public var status: NTStatus
         public var sessionID: UInt64
         public var securityBlob: [UInt8]
+        public var sessionFlags: UInt16
 
-        public init(status: NTStatus, sessionID: UInt64, securityBlob: [UInt8]) {
+        public init(status: NTStatus, sessionID: UInt64, securityBlob: [UInt8], sessionFlags: UInt16 = 0) {
             self.status = status
             self.sessionID = sessionID
             self.securityBlob = securityBlob
+            self.sessionFlags = sessionFlags
         }
 
         public static func parse(_ payload: [UInt8]) throws(CodecError) -> Response {
@@ -37,7 +47,7 @@ public enum SMB2SessionSetup {
             var response = Response(status: header.status, sessionID: header.sessionID, securityBlob: [])
             guard r.remaining >= 8 else { return response } // error body
             guard try r.readUInt16LE() == 9 else { return response }
-            _ = try r.readUInt16LE()
+            response.sessionFlags = try r.readUInt16LE()
             let offset = Int(try r.readUInt16LE())
             let length = Int(try r.readUInt16LE())
             if length > 0 { response.securityBlob = try r.bytes(at: offset, count: length) }
@@ -55,7 +65,7 @@ public enum SMB2SessionSetup {
                 return NetBIOSSession.frameSmall(w.bytes)
             }
             w.writeUInt16LE(9)
-            w.writeUInt16LE(0)
+            w.writeUInt16LE(sessionFlags)
             w.writeUInt16LE(UInt16(SMB2Header.size + 8))
             w.writeUInt16LE(UInt16(truncatingIfNeeded: securityBlob.count))
             w.writeBytes(securityBlob)

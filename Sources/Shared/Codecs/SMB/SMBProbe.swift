@@ -207,6 +207,8 @@ extension SMBProbeResult {
             doublePulsar = .notTested
         } else {
             smb2 = .notTested
+            smb2NullSession = .notTested
+            smb2IPC = .notTested
         }
     }
 }

@@ -28,10 +28,10 @@ public struct SMBProbeResult: Equatable, Sendable {
         case unknown(reason: String)
     }
 
-    /// Tree connect to `\\host\IPC$` on the anonymous session.
+    /// Tree connect to `\\host\IPC$` on the anonymous session (an SMB1 TID, or an SMB2 tree ID).
     public enum IPCStatus: Equatable, Sendable {
         case notTested
-        case connected(tid: UInt16)
+        case connected(tid: UInt32)
         case denied(NTStatus)
         case unknown(reason: String)
     }
@@ -63,6 +63,10 @@ public struct SMBProbeResult: Equatable, Sendable {
     public var smb2: SMB2Status = .notTested
     public var nullSession: NullSessionStatus = .notTested
     public var ipc: IPCStatus = .notTested
+    /// The same anonymous session and IPC$ tree connect over SMB2/3, on the SMB2 connection
+    /// (hosts with SMB1 off, such as Samba's defaults with `restrict anonymous = 0`).
+    public var smb2NullSession: NullSessionStatus = .notTested
+    public var smb2IPC: IPCStatus = .notTested
     public var ms17010: MS17010Status = .notTested
     public var doublePulsar: DoublePulsarStatus = .notTested
     /// Names and OS build from the NTLMSSP CHALLENGE (SMB1 or SMB2 session setup).

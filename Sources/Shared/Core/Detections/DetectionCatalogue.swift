@@ -20,6 +20,12 @@ public enum DetectionCatalogue {
     public static let wannacrySMBv1 = "wannacry.smbv1-enabled"
     public static let wannacryMS17010 = "wannacry.ms17-010-unpatched"
     public static let wannacryDoublePulsar = "wannacry.doublepulsar"
+    // MARK: Scan: any SMB worm
+    /// An anonymous session and IPC$ over SMB2/3 on a host that refuses them over SMB1 (or has
+    /// SMB1 off). Not Zotob's: its MS05-039 exploit spoke SMB1 to Windows 2000. What a null
+    /// session still gives a worm is the account list for a password attack (Conficker's
+    /// dictionary attack enumerated users this way) and the named pipes.
+    public static let smbNullSession = "smb.null-session"
     // MARK: Inventory of the jump host
     public static let passwordAge = "jumphost.password-age"
     public static let emptyPassword = "jumphost.empty-password"
@@ -73,6 +79,11 @@ public enum DetectionCatalogue {
         Detection(id: wannacryDoublePulsar, worm: .wannacry, kind: .ioc, severity: .critical, source: .scan,
                   title: "DoublePulsar implant answers (Trans2 SESSION_SETUP MID 81)", references: ["MS17-010"],
                   remediation: "Isolate the host and rebuild it; DoublePulsar lets anyone run code on it."),
+        Detection(id: smbNullSession, worm: .general, kind: .exposure, severity: .medium, source: .scan,
+                  title: "Anonymous SMB2/3 session and IPC$ accepted on TCP 445 (no SMB1 null session)",
+                  references: ["MS05-039", "MS08-067"],
+                  remediation: "Refuse anonymous access: RestrictAnonymous=1 and RestrictNullSessAccess=1 on Windows, "
+                      + "restrict anonymous = 2 on Samba; block TCP 445 at segment borders."),
         Detection(id: passwordAge, worm: .conficker, kind: .exposure, severity: .medium, source: .inventory,
                   title: "Account password older than the policy age", references: ["KB958644"],
                   remediation: "Rotate the password (Cordon task rotate-password); Conficker spreads by guessing admin passwords."),

@@ -23,6 +23,7 @@ public struct SimulatedSMBServer: Sendable {
     private var pendingUID: UInt16?
     private var connectedTID: UInt16?
     private var smb2Dialect: UInt16?
+    private var smb2LoggedOn = false
 
     static let uid: UInt16 = 0x0800
     static let tid: UInt16 = 0x0801
@@ -252,8 +253,27 @@ public struct SimulatedSMBServer: Sendable {
                 return .send(SMB2SessionSetup.Response(status: .moreProcessingRequired, sessionID: Self.sessionID,
                                                        securityBlob: token).makeReply(messageID: header.messageID))
             }
-            return .send(SMB2SessionSetup.Response(status: .accessDenied, sessionID: 0, securityBlob: [])
-                .makeReply(messageID: header.messageID))
+            let anonymous = NTLMSSP.messageType(of: request.blob) == NTLMSSP.MessageType.authenticate
+                && ((try? NTLMSSP.isAnonymousAuthenticate(request.blob)) ?? false)
+            guard anonymous, profile.nullSessionAllowed, header.sessionID == Self.sessionID else {
+                return .send(SMB2SessionSetup.Response(status: anonymous ? .accessDenied : .logonFailure, sessionID: 0, securityBlob: [])
+                    .makeReply(messageID: header.messageID))
+            }
+            smb2LoggedOn = true
+            return .send(SMB2SessionSetup.Response(status: .success, sessionID: Self.sessionID, securityBlob: SPNEGO.negTokenResp(responseToken: [], negState: 0),
+                                                   sessionFlags: SMB2SessionSetup.SessionFlags.isNull).makeReply(messageID: header.messageID))
+        case SMB2Command.treeConnect:
+            guard let request = try? SMB2TreeConnect.parseRequest(payload) else { return close() }
+            guard smb2LoggedOn, request.header.sessionID == Self.sessionID else {
+                return .send(SMB2TreeConnect.Response(status: .userSessionDeleted, treeID: 0, shareType: nil)
+                    .makeReply(messageID: header.messageID, sessionID: request.header.sessionID))
+            }
+            guard request.path.uppercased().hasSuffix("\\IPC$") else {
+                return .send(SMB2TreeConnect.Response(status: .badNetworkName, treeID: 0, shareType: nil)
+                    .makeReply(messageID: header.messageID, sessionID: Self.sessionID))
+            }
+            return .send(SMB2TreeConnect.Response(status: .success, treeID: UInt32(Self.tid), shareType: SMB2TreeConnect.ShareType.pipe)
+                .makeReply(messageID: header.messageID, sessionID: Self.sessionID))
         default:
             return close()
         }
