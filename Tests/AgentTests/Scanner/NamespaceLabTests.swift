@@ -1,3 +1,4 @@
+import Synchronization
 import CordonShared
 import Foundation
 import Testing
@@ -107,6 +108,75 @@ struct ScanLabNamespace {
         #expect(report.stats.probesSent == 64 * 3 + report.stats.retries)
         let scope = try Scope(scope: ["198.18.0.0/26"])
         #expect(recorder.all.allSatisfy { scope.contains($0.0) })
+    }
+
+    /// Hosts that drop every probed port but answer ping are up, with every port filtered (as
+    /// nmap -Pn says); hosts that drop ping too stay down; with echo discovery off, both are down.
+    @Test(.enabled(if: ScanLabNamespace.available))
+    func hostsThatOnlyAnswerPingAreUpWithNothingReachable() async throws {
+        let ns = try ScanLabNamespace.create(nftRules: """
+            table inet cordonlab {
+                chain input {
+                    type filter hook input priority 0; policy accept;
+                    ip daddr 198.18.0.0/28 meta l4proto { tcp, udp } drop
+                    ip daddr 198.18.0.16/28 drop
+                }
+            }
+            """)
+        defer { ns.destroy() }
+        let echoes = Mutex<[IPv4Address]>([])
+        var tuning = ScanTestNet.tuning()
+        tuning.networkNamespace = ns.path
+        let scanner = Scanner(logger: ScanTestNet.logger(), tuning: tuning, echoObserver: { address in echoes.withLock { $0.append(address) } })
+        let profile = ScanProfile(name: "lab", tcp: [.init(80), .init(445)])
+        var config = ScanConfig(scope: ["198.18.0.0/27"], profile: "lab", rate: 20_000, concurrency: 512,
+                                timeout: ConfigDuration(seconds: 0.2), retries: 1)
+        let report = try await scanner.scan(config: config, profile: profile)
+
+        #expect(report.complete)
+        #expect(report.stats.echoDiscovery == "raw")
+        #expect(report.hosts.count == 16 && report.hostsDown == 16)
+        #expect(report.stats.hostsUpByEcho == 16)
+        for host in report.hosts {
+            #expect(IPv4Address(host.address).map { $0.value & 0xFF < 16 } == true, "\(host.address)")
+            #expect(host.reason == "echo-reply")
+            #expect(host.services.map { "\($0.port) \($0.state.rawValue)" } == ["80 filtered", "445 filtered"])
+            #expect(host.findings.isEmpty && host.complete)
+        }
+        // One echo beside each address's port probes (a second for the silent ones), none outside the scope.
+        let scope = try Scope(scope: ["198.18.0.0/27"])
+        #expect(Set(echoes.withLock { $0 }) == Set(scope.addresses))
+        #expect(echoes.withLock { $0 }.count == 32 + 16)
+        #expect(ScanCommand.render(report).contains("echo-reply"))
+
+        // Off: the same hosts read as down, and the report says discovery was off.
+        config.icmpEcho = false
+        echoes.withLock { $0.removeAll() }
+        let off = try await scanner.scan(config: config, profile: profile)
+        #expect(off.hosts.isEmpty && off.hostsDown == 32)
+        #expect(off.stats.echoDiscovery == "off" && off.stats.hostsUpByEcho == nil)
+        #expect(echoes.withLock { $0 }.isEmpty)
+    }
+
+    @Test func echoPacketsAreBuiltAndReadStrictly() {
+        let request = ICMPEchoPinger.echoRequest(identifier: 0x1234, sequence: 7)
+        #expect(Array(request.prefix(8)) == [8, 0, request[2], request[3], 0x12, 0x34, 0, 7])
+        #expect(ICMPEchoPinger.checksum(request) == 0, "a packet with its checksum sums to zero")
+        var reply = request
+        reply[0] = 0
+        let ipHeader: [UInt8] = [0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 198, 18, 0, 9, 198, 18, 0, 1]
+        #expect(ICMPEchoPinger.echoReplyIdentifier((ipHeader + reply)[...], raw: true) == 0x1234)
+        #expect(ICMPEchoPinger.echoReplyIdentifier(reply[...], raw: false) == 0x1234)
+        // Our own request (seen on loopback), another ICMP type, an IPv6 or truncated packet: nothing.
+        #expect(ICMPEchoPinger.echoReplyIdentifier((ipHeader + request)[...], raw: true) == nil)
+        var unreachable = reply
+        unreachable[0] = 3
+        #expect(ICMPEchoPinger.echoReplyIdentifier(unreachable[...], raw: false) == nil)
+        #expect(ICMPEchoPinger.echoReplyIdentifier(([0x65] + ipHeader.dropFirst() + reply)[...], raw: true) == nil)
+        for cut in 0..<(ipHeader.count + 8) {
+            #expect(ICMPEchoPinger.echoReplyIdentifier((ipHeader + reply).prefix(cut), raw: true) == nil)
+        }
+        #expect(ICMPEchoPinger.echoReplyIdentifier([0x4F][...], raw: true) == nil)
     }
 
     @Test(.enabled(if: ScanLabNamespace.available))

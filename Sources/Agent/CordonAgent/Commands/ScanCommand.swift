@@ -55,6 +55,13 @@ public struct ScanCommand: AsyncParsableCommand {
         """))
     public var skipNetworkBroadcast = false
 
+    @Flag(name: .long, inversion: .prefixedNo, help: ArgumentHelp("""
+        Ping (ICMP echo) each address beside its port probes, so that a host that drops every probed port but \
+        answers ping is listed up with its ports filtered (reason echo-reply) rather than down. Needs root or \
+        CAP_NET_RAW (or net.ipv4.ping_group_range); the report says when it could not run.
+        """))
+    public var icmpEcho = true
+
     @Option(name: .long, help: ArgumentHelp("Stop after this long and report what was found (e.g. 10m).", valueName: "duration"))
     public var deadline: String?
 
@@ -73,7 +80,8 @@ public struct ScanCommand: AsyncParsableCommand {
     public func scanConfig() -> ScanConfig {
         ScanConfig(scope: scope, exclude: exclude, profile: profile, rate: rate, concurrency: concurrency,
                    timeout: ConfigDuration(seconds: HumanDuration.seconds(timeout) ?? 1), retries: retries,
-                   maxScopeSize: maxScopeSize, allowLargeScope: allowLargeScope, skipNetworkAndBroadcast: skipNetworkBroadcast)
+                   maxScopeSize: maxScopeSize, allowLargeScope: allowLargeScope, skipNetworkAndBroadcast: skipNetworkBroadcast,
+                   icmpEcho: icmpEcho)
     }
 
     public func validate() throws {
@@ -128,6 +136,9 @@ public struct ScanCommand: AsyncParsableCommand {
             + (report.complete ? "" : " (INCOMPLETE)"))
         out.append("Probes: \(report.stats.probesSent) sent, \(report.stats.retries) retries, \(report.stats.timeouts) timeouts, "
             + "peak \(report.stats.peakInFlight) in flight")
+        if let echo = report.stats.echoDiscovery {
+            out.append("Echo discovery: \(echo)" + (report.stats.hostsUpByEcho.map { ", \($0) host(s) up by echo reply only (every probed port filtered)" } ?? ""))
+        }
         if let skipped = report.stats.skippedAddresses, !skipped.isEmpty {
             let shown = skipped.prefix(16).joined(separator: ", ") + (skipped.count > 16 ? " and \(skipped.count - 16) more (--json lists all)" : "")
             out.append("Skipped as network/broadcast addresses (--skip-network-broadcast): \(shown)")

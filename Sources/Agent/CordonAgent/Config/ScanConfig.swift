@@ -17,6 +17,8 @@ import Foundation
 ///   allowLargeScope: false  # ...unless this is true
 ///   skipNetworkAndBroadcast: false  # true: each scope CIDR is a whole subnet; leave out its
 ///                                   # first and last address (listed in the scan's stats)
+///   icmpEcho: true        # ping addresses whose probed ports all stayed silent (needs
+///                         # CAP_NET_RAW or ping_group_range; the stats say when it could not)
 /// ```
 public struct ScanConfig: Codable, Sendable, Equatable {
     public var scope: [String]
@@ -32,10 +34,14 @@ public struct ScanConfig: Codable, Sendable, Equatable {
     /// Each scope entry shorter than /31 is a whole subnet: leave out its network and
     /// broadcast addresses. Off by default, as in nmap: a CIDR is often a slice of a subnet.
     public var skipNetworkAndBroadcast: Bool
+    /// ICMP echo discovery of addresses whose probed ports all stayed silent: such a host is
+    /// listed up, with every probed port filtered (reason `echo-reply`), instead of down.
+    public var icmpEcho: Bool
 
     public init(scope: [String] = [], exclude: [String] = [], profile: String = "worms", interval: ConfigDuration = .init(seconds: 3600),
                 rate: Int = 2000, concurrency: Int = 2048, timeout: ConfigDuration = .init(seconds: 1), retries: Int = 1,
-                maxScopeSize: Int = 65536, allowLargeScope: Bool = false, skipNetworkAndBroadcast: Bool = false) {
+                maxScopeSize: Int = 65536, allowLargeScope: Bool = false, skipNetworkAndBroadcast: Bool = false,
+                icmpEcho: Bool = true) {
         self.scope = scope
         self.exclude = exclude
         self.profile = profile
@@ -47,10 +53,11 @@ public struct ScanConfig: Codable, Sendable, Equatable {
         self.maxScopeSize = maxScopeSize
         self.allowLargeScope = allowLargeScope
         self.skipNetworkAndBroadcast = skipNetworkAndBroadcast
+        self.icmpEcho = icmpEcho
     }
 
     enum CodingKeys: String, CodingKey {
-        case scope, exclude, profile, interval, rate, concurrency, timeout, retries, maxScopeSize, allowLargeScope, skipNetworkAndBroadcast
+        case scope, exclude, profile, interval, rate, concurrency, timeout, retries, maxScopeSize, allowLargeScope, skipNetworkAndBroadcast, icmpEcho
     }
 
     public init(from decoder: any Decoder) throws {
@@ -67,13 +74,14 @@ public struct ScanConfig: Codable, Sendable, Equatable {
         maxScopeSize = try c.decodeIfPresent(Int.self, forKey: .maxScopeSize) ?? d.maxScopeSize
         allowLargeScope = try c.decodeIfPresent(Bool.self, forKey: .allowLargeScope) ?? d.allowLargeScope
         skipNetworkAndBroadcast = try c.decodeIfPresent(Bool.self, forKey: .skipNetworkAndBroadcast) ?? d.skipNetworkAndBroadcast
+        icmpEcho = try c.decodeIfPresent(Bool.self, forKey: .icmpEcho) ?? d.icmpEcho
     }
 
     static var schema: ConfigSchema {
         .mapping([
             "scope": .list(.scalar), "exclude": .list(.scalar), "profile": .scalar, "interval": .scalar, "rate": .scalar,
             "concurrency": .scalar, "timeout": .scalar, "retries": .scalar, "maxScopeSize": .scalar, "allowLargeScope": .scalar,
-            "skipNetworkAndBroadcast": .scalar,
+            "skipNetworkAndBroadcast": .scalar, "icmpEcho": .scalar,
         ])
     }
 

@@ -90,13 +90,16 @@ public struct Scanner: Sendable {
     public let tuning: ScanTuning
     /// Sees every connect and datagram target that passed the scope gate (tests).
     public let observer: ScopeGate.Observer?
+    /// Sees every ICMP echo request that passed the scope gate (tests).
+    public let echoObserver: (@Sendable (IPv4Address) -> Void)?
 
     public init(logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, tuning: ScanTuning = .init(),
-                observer: ScopeGate.Observer? = nil) {
+                observer: ScopeGate.Observer? = nil, echoObserver: (@Sendable (IPv4Address) -> Void)? = nil) {
         self.logger = logger
         self.group = group
         self.tuning = tuning
         self.observer = observer
+        self.echoObserver = echoObserver
     }
 
     /// Scans with the config's built-in profile.
@@ -134,9 +137,21 @@ public struct Scanner: Sendable {
         settings.networkNamespace = tuning.networkNamespace
         settings.congestion = .init(initialWindow: Double(tuning.initialWindow), minimumWindow: Double(tuning.minimumWindow),
                                     maximumWindow: Double(concurrency), initialThreshold: Double(min(concurrency, 512)))
-        let gate = ScopeGate(scope: scope, observer: observer)
+        let gate = ScopeGate(scope: scope, observer: observer, echoObserver: echoObserver)
         let engine = PortScanEngine(gate: gate, settings: settings)
-        let run = ScanRun(scope: scope, profile: profile, config: config, now: now, engine: engine,
+        var pinger: ICMPEchoPinger?
+        var echoDiscovery = "off"
+        if config.icmpEcho {
+            switch ICMPEchoPinger.open(gate: gate, networkNamespace: tuning.networkNamespace) {
+            case .success(let opened):
+                pinger = opened
+                echoDiscovery = opened.kind
+            case .failure(let skip):
+                echoDiscovery = "not run: \(skip.reason)"
+                logger.notice("ICMP echo discovery not run", metadata: ["reason": "\(skip.reason)"])
+            }
+        }
+        let run = ScanRun(scope: scope, profile: profile, config: config, now: now, engine: engine, pinger: pinger,
                           driver: ProbeDriver(transport: NIOStreamTransport(group: group, gate: gate, maxBytes: tuning.maxBytesPerConnection),
                                               limits: tuning.limits(for: config)),
                           tuning: tuning, logger: logger)
@@ -151,6 +166,7 @@ public struct Scanner: Sendable {
             engine.stop()
         }
         await engine.shutdown()
+        await pinger?.close()
         let stats = engine.statistics
         if let failure = stats.failure { throw AgentError.config("scan engine: \(failure)") }
         let elapsed = clock.now - started
@@ -160,7 +176,8 @@ public struct Scanner: Sendable {
             complete: outcome.complete, addressesScanned: outcome.addressesScanned, hostsDown: outcome.hostsDown,
             hosts: outcome.hosts.map { (IPv4Address($0.address)?.value ?? 0, $0) }.sorted { $0.0 < $1.0 }.map(\.1),
             stats: ScanStats(probesSent: stats.probesSent, retries: stats.retries, timeouts: stats.timeouts, peakInFlight: stats.peakInFlight,
-                             skippedAddresses: scope.skipped.isEmpty ? nil : scope.skipped.map(\.description)))
+                             skippedAddresses: scope.skipped.isEmpty ? nil : scope.skipped.map(\.description),
+                             echoDiscovery: echoDiscovery, hostsUpByEcho: pinger == nil ? nil : outcome.hostsUpByEcho))
         logger.info("scan finished", metadata: [
             "scan.complete": "\(report.complete)", "scan.hostsUp": "\(report.hosts.count)", "scan.hostsDown": "\(report.hostsDown)",
             "scan.probes": "\(stats.probesSent)", "scan.retries": "\(stats.retries)", "scan.timeouts": "\(stats.timeouts)",
@@ -179,6 +196,8 @@ struct ScanRun: Sendable {
     let config: ScanConfig
     let now: Date
     let engine: PortScanEngine
+    /// ICMP echo discovery, when it runs.
+    let pinger: ICMPEchoPinger?
     let driver: ProbeDriver
     let tuning: ScanTuning
     let logger: Logger
@@ -187,6 +206,8 @@ struct ScanRun: Sendable {
         var hosts: [ScannedHost] = []
         var addressesScanned = 0
         var hostsDown = 0
+        /// Hosts up only by their echo reply.
+        var hostsUpByEcho = 0
         var complete = true
     }
 
@@ -194,6 +215,8 @@ struct ScanRun: Sendable {
         var address: IPv4Address
         var probes: [PortProbe]
         var outcomes: [PortOutcome]
+        /// Answered the ICMP echo sent beside its port probes.
+        var echoed = false
         var finished: Bool { outcomes.allSatisfy(\.finished) }
         var alive: Bool { outcomes.contains(where: \.hostAnswered) }
     }
@@ -216,6 +239,9 @@ struct ScanRun: Sendable {
         }
         let values = Mutex(Values())
     }
+
+    /// How long one echo request waits for its reply: the configured initial probe timeout.
+    var echoTimeout: Duration { .milliseconds(Int64((config.timeout.seconds * 1000).rounded())) }
 
     var hostProbes: [PortProbe] {
         profile.tcp.map { .tcp($0.port) } + profile.udp.map { spec in
@@ -252,8 +278,17 @@ struct ScanRun: Sendable {
                     portScans += 1
                     let probes = hostProbes
                     group.addTask {
-                        let outcomes = await engine.scan(address, probes: probes)
-                        return .portPhase(PortPhase(address: address, probes: probes, outcomes: outcomes))
+                        // The echo goes out beside the port probes (as nmap's discovery does), so
+                        // that a silent address costs no extra wait; it is only read when no port
+                        // answered, and given up at once when one did.
+                        let echo = pinger.map { pinger in
+                            Task { await pinger.ping(address, timeout: echoTimeout, tries: 1 + config.retries) }
+                        }
+                        var phase = PortPhase(address: address, probes: probes, outcomes: await engine.scan(address, probes: probes))
+                        if let echo {
+                            if !phase.alive, phase.finished, !Task.isCancelled { phase.echoed = await echo.value } else { echo.cancel() }
+                        }
+                        return .portPhase(phase)
                     }
                 }
             }
@@ -299,6 +334,15 @@ struct ScanRun: Sendable {
                         } else {
                             waiting.append(phase)
                         }
+                    } else if phase.echoed {
+                        // Up, nothing reachable: every probed port filtered.
+                        var builder = HostReportBuilder(address: phase.address)
+                        for (probe, o) in zip(phase.probes, phase.outcomes) { builder.record(probe, o) }
+                        var host = builder.build()
+                        host.reason = "echo-reply"
+                        outcome.hosts.append(host)
+                        outcome.hostsUpByEcho += 1
+                        counters.values.withLock { $0.hostsUp += 1; $0.hostsProbed += 1; $0.addressesDone += 1 }
                     } else if phase.finished {
                         outcome.hostsDown += 1
                         counters.values.withLock { $0.hostsDown += 1; $0.addressesDone += 1 }

@@ -8,12 +8,25 @@ public struct ScopeGate: Sendable {
 
     public let scope: Scope
     let observer: Observer?
+    /// Sees every ICMP echo request that passed the gate.
+    let echoObserver: (@Sendable (IPv4Address) -> Void)?
     let refusals: RefusalCounter
 
-    public init(scope: Scope, observer: Observer? = nil) {
+    public init(scope: Scope, observer: Observer? = nil, echoObserver: (@Sendable (IPv4Address) -> Void)? = nil) {
         self.scope = scope
         self.observer = observer
+        self.echoObserver = echoObserver
         self.refusals = RefusalCounter()
+    }
+
+    /// True when an ICMP echo request to `address` may go; records it with the echo observer.
+    public func admitEcho(_ address: IPv4Address) -> Bool {
+        guard scope.contains(address) else {
+            refusals.increment()
+            return false
+        }
+        echoObserver?(address)
+        return true
     }
 
     /// True when the probe may go; records it with the observer.

@@ -45,13 +45,21 @@ public struct ScanStats: Codable, Sendable, Equatable {
     /// Addresses of the scope left out as network or broadcast addresses (only when the scan
     /// was told each scope entry is a whole subnet); absent when none were.
     public var skippedAddresses: [String]?
+    /// ICMP echo discovery of the addresses whose probed ports all stayed silent: "raw" or
+    /// "ping socket" when it ran, "off" when configured off, or why it could not run.
+    public var echoDiscovery: String?
+    /// Hosts listed up only because they answered the echo (every probed port filtered).
+    public var hostsUpByEcho: Int?
 
-    public init(probesSent: Int = 0, retries: Int = 0, timeouts: Int = 0, peakInFlight: Int = 0, skippedAddresses: [String]? = nil) {
+    public init(probesSent: Int = 0, retries: Int = 0, timeouts: Int = 0, peakInFlight: Int = 0, skippedAddresses: [String]? = nil,
+                echoDiscovery: String? = nil, hostsUpByEcho: Int? = nil) {
         self.probesSent = probesSent
         self.retries = retries
         self.timeouts = timeouts
         self.peakInFlight = peakInFlight
         self.skippedAddresses = skippedAddresses
+        self.echoDiscovery = echoDiscovery
+        self.hostsUpByEcho = hostsUpByEcho
     }
 }
 
