@@ -9,6 +9,7 @@
 #      198.18.1.0/25 (dead hosts): timeouts and retries;
 #  (c) the same plus 20% of the SYNs to 445 dropped at random: losses that a retry gets
 #      through, the drops that cut the congestion window.
+#  (d) all-dead space: 198.18.0.0/26 with every packet dropped (no answer at all, ever).
 #      cordon vs nmap -sT -T4 inside the namespace: wall time and agreement of port states.
 #
 # Lab rules: from the root namespace only 127.0.0.0/8 is scanned; 198.18.0.0/15 only inside the
@@ -45,13 +46,11 @@ now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 
-# The host addresses of a CIDR (cordon skips network and broadcast; nmap scans them too, the
-# comparison looks at the host addresses only).
+# Every address of a CIDR (both tools scan its first and last address too).
 hosts_of() {
     python3 -c "
 import ipaddress, sys
-n = ipaddress.ip_network(sys.argv[1])
-for a in (n.hosts() if n.prefixlen < 31 else n): print(a)" "$1"
+for a in ipaddress.ip_network(sys.argv[1]): print(a)" "$1"
 }
 
 report_line() { # name seconds probes
@@ -83,9 +82,9 @@ echo "  nmap/cordon wall-time ratio: $(ratio "$NA" "$CA")x"
 printf "  port states: "; python3 "$HERE/compare_states.py" "$WORK/a.json" "$WORK/a.gnmap" "$PORTS" "$WORK/a.hosts"
 
 # ---------------------------------------------------------------- (b), (c) namespace with drops
-# ns_case LABEL EXTRA-NFT-RULE: a fresh namespace, the same scope, both tools, agreement.
+# ns_case LABEL EXTRA-NFT-RULE [SCOPE]: a fresh namespace, both tools, agreement.
 ns_case() {
-    local label=$1 extra=$2
+    local label=$1 extra=$2 scope=${3:-198.18.0.0/23}
     ip netns del "$NS" 2>/dev/null || true
     ip netns add "$NS"
     ip -n "$NS" link set lo up
@@ -105,7 +104,6 @@ EOF
     ip netns exec "$NS" python3 "$HERE/listen.py" --seconds 900 0.0.0.0:80 0.0.0.0:8888 > /dev/null 2>&1 & local listener=$!
     PIDS+=($listener)
     sleep 1
-    local scope=198.18.0.0/23
     hosts_of "$scope" > "$WORK/$label.hosts"
     local n; n=$(wc -l < "$WORK/$label.hosts")
     local t0 t1 t2
@@ -139,3 +137,6 @@ ns_case b ""
 echo
 echo "(c) as (b), plus 20% of the SYNs to 445 dropped at random (losses a retry gets through: congestion control cuts)"
 ns_case c "tcp dport 445 tcp flags syn numgen random mod 100 < 20 drop"
+echo
+echo "(d) all-dead space: 198.18.0.0/26, every packet dropped (silence is not congestion: the window must open)"
+ns_case d "ip daddr 198.18.0.0/26 drop" 198.18.0.0/26

@@ -158,6 +158,36 @@ struct ScanLabNamespace {
         #expect(echoes.withLock { $0 }.isEmpty)
     }
 
+    /// Dead space is not congestion: an all-silent block opens the window instead of crawling
+    /// at the initial ten probes in flight (it took 95 s for a /26 with the worms profile).
+    @Test(.enabled(if: ScanLabNamespace.available))
+    func deadSpaceOpensTheWindow() async throws {
+        let ns = try ScanLabNamespace.create(nftRules: """
+            table inet cordonlab {
+                chain input {
+                    type filter hook input priority 0; policy accept;
+                    ip daddr 198.18.0.0/26 drop
+                }
+            }
+            """)
+        defer { ns.destroy() }
+        var tuning = ScanTestNet.tuning()
+        tuning.networkNamespace = ns.path
+        let scanner = Scanner(logger: ScanTestNet.logger(), tuning: tuning)
+        let profile = ScanProfile(name: "lab", tcp: [80, 135, 139, 445, 593, 4444, 8888, 33333].map { .init($0) })
+        let config = ScanConfig(scope: ["198.18.0.0/26"], profile: "lab", rate: 20_000, concurrency: 512,
+                                timeout: ConfigDuration(seconds: 0.3), retries: 1, icmpEcho: false)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let report = try await scanner.scan(config: config, profile: profile)
+        let elapsed = clock.now - started
+        #expect(report.complete && report.hosts.isEmpty && report.hostsDown == 64)
+        // Every port of every address tried 1 + retries times, all timed out.
+        #expect(report.stats.probesSent == 64 * 8 * 2 && report.stats.retries == 64 * 8 && report.stats.timeouts == 64 * 8 * 2)
+        #expect(report.stats.peakInFlight > 100, "the window opened on silence: peak \(report.stats.peakInFlight) in flight")
+        Swift.print("dead /26, 8 ports, 0.3 s timeout: \(elapsed), \(report.stats)")
+    }
+
     @Test func echoPacketsAreBuiltAndReadStrictly() {
         let request = ICMPEchoPinger.echoRequest(identifier: 0x1234, sequence: 7)
         #expect(Array(request.prefix(8)) == [8, 0, request[2], request[3], 0x12, 0x34, 0, 7])

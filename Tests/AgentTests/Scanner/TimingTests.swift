@@ -65,6 +65,24 @@ import Testing
         #expect(c.scale == CongestionController.maximumScale)
     }
 
+    @Test func silenceFromDeadSpaceOpensTheWindowAndALossStillCutsIt() {
+        var c = CongestionController(parameters: .init(initialWindow: 10, minimumWindow: 10, maximumWindow: 100, initialThreshold: 40))
+        // Slow start: one per silent probe up to the threshold, then about one per window.
+        for _ in 0..<30 { c.silent() }
+        #expect(c.allowed == 40 && c.phase == .congestionAvoidance)
+        for _ in 0..<45 { c.silent() }
+        #expect(c.allowed == 41)
+        // Capped at the scan's concurrency.
+        for _ in 0..<10_000 { c.silent() }
+        #expect(c.allowed == 100)
+        // A retry answered elsewhere (a loss) still halves it.
+        let cut = c.dropped(sentAt: .seconds(1), now: .seconds(2))
+        #expect(cut)
+        #expect(c.allowed == 50)
+        // Silence does not inflate the growth of later answers beyond what the timeouts weigh.
+        #expect(c.scale >= 1)
+    }
+
     @Test func floorAndCap() {
         var c = CongestionController(parameters: .init(initialWindow: 10, minimumWindow: 4, maximumWindow: 12, initialThreshold: 100))
         for _ in 0..<100 { c.answered() }

@@ -6,7 +6,9 @@
 /// What is a drop follows nmap (`ultrascan_adjust_timing`): an answer to a *retransmitted* probe,
 /// i.e. the first try was lost on the way although the port answers. A probe that times out on
 /// every try is a filtered port or a dead host, which says nothing about congestion; counting it
-/// would collapse the window on every firewalled segment (see ``PortScanEngine``).
+/// would collapse the window on every firewalled segment (see ``PortScanEngine``). On a host that
+/// has never answered, such a timeout opens the window (``silent()``): dead space is not
+/// congestion.
 ///
 /// A burst of drops from one window cuts it once: a drop only counts when its probe was sent
 /// after the previous cut (nmap's "sent after last drop" rule).
@@ -82,6 +84,21 @@ public struct CongestionController: Sendable, Equatable {
     /// A try timed out: no growth, but it weighs on ``scale``.
     public mutating func timedOut() {
         expected += 1
+    }
+
+    /// A probe to a target that has never answered anything timed out on its last try: a dead
+    /// address or a host that drops everything. That silence is not congestion (nothing that
+    /// answers lost a packet), so the window opens by one as on an answer; without this a scan
+    /// of dead space never left the initial window (an all-dead /26 took 95 s). A loss seen
+    /// later (a retry answered) still cuts the window, and the rate limit still holds.
+    public mutating func silent() {
+        expected += 1
+        if window < threshold {
+            window = min(window + 1, max(threshold, window))
+        } else {
+            window += 1 / window
+        }
+        window = min(window, parameters.maximumWindow)
     }
 
     /// A probe sent at `sentAt` timed out at `now`. Returns true when this cut the window.

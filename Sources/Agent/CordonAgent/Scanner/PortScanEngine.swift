@@ -638,12 +638,14 @@ extension PortScanEngine {
                 complete(pending, PortOutcome(state: .filtered, reason: .unreachable, tries: pending.tries))
             case .timeout:
                 stats.timeouts += 1
-                controller.timedOut()
                 // A host that answered before may use what retries achieved elsewhere in the scan;
                 // one that never answered only what they achieved on it.
                 let batch = pending.batch
                 let useful = batch.rtt != nil ? max(batch.maxSuccessfulTry, maxSuccessfulTry) : batch.maxSuccessfulTry
                 let allowedTries = min(1 + settings.retries, useful + 1)
+                // Silence from a host that has never answered opens the window: nothing that
+                // answers lost a packet (a retry answered later still cuts it).
+                if batch.rtt == nil { controller.silent() } else { controller.timedOut() }
                 if pending.tries < allowedTries, !stopped, !pending.batch.done {
                     stats.retries += 1
                     var again = pending
