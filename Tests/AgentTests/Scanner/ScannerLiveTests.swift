@@ -64,6 +64,23 @@ import Testing
         #expect(!recorder.addresses.contains(excluded))
         #expect(untouchable.connections == 0)
         #expect(report.stats.probesSent >= 3 * 11)
+        // Where the time went: one port scan per address, the follow-ups of the live hosts, each
+        // safe probe kind that ran; the stages a report lists are the ones that ran.
+        let stages = Dictionary(uniqueKeysWithValues: (report.stats.stages ?? []).map { ($0.name, $0) })
+        #expect(stages["port-scan"]?.count == 3)
+        #expect(stages["host-follow-up"]?.count == 3)
+        #expect(stages["conficker-p2p"]?.count == 3)
+        for kind in ["probe:smb", "probe:http", "probe:dcerpc", "probe:banner", "probe:conficker-tcp"] {
+            #expect((stages[kind]?.count ?? 0) >= 1, "\(kind) in \(stages.keys.sorted())")
+        }
+        #expect(stages["probe:smb"]?.count == 3, "445 on the infected host (139 is skipped where 445 answers), 445 on the modern one, 139 on the NetBIOS-only one")
+        #expect(stages["probe:https"] == nil && stages["echo-wait"] == nil)
+        #expect((report.stats.stages ?? []).allSatisfy { $0.totalSeconds >= 0 && $0.maxSeconds <= $0.totalSeconds + 0.001 })
+        if let wall = stages["wall:ports"], let scan = stages["port-scan"] {
+            #expect(wall.totalSeconds <= report.finishedAt.timeIntervalSince(report.startedAt) + 0.01 && scan.maxSeconds <= wall.totalSeconds + 0.001)
+        } else {
+            Issue.record("no wall:ports stage")
+        }
 
         let host = report.hosts.first { $0.address == "\(infected)" }
         #expect(ids(host) == [

@@ -136,6 +136,13 @@ public struct ScanCommand: AsyncParsableCommand {
             + (report.complete ? "" : " (INCOMPLETE)"))
         out.append("Probes: \(report.stats.probesSent) sent, \(report.stats.retries) retries, \(report.stats.timeouts) timeouts, "
             + "peak \(report.stats.peakInFlight) in flight")
+        if let stages = report.stats.stages, !stages.isEmpty {
+            let shown = stages.prefix(8).map { stage in
+                stage.name.hasPrefix("wall:") ? "\(stage.name) \(String(format: "%.2f", stage.totalSeconds))s"
+                    : "\(stage.name) \(String(format: "%.2f", stage.totalSeconds))s/\(stage.count) (longest \(String(format: "%.2f", stage.maxSeconds))s)"
+            }
+            out.append("Time by stage (summed over addresses and hosts): " + shown.joined(separator: ", "))
+        }
         if let echo = report.stats.echoDiscovery {
             out.append("Echo discovery: \(echo)" + (report.stats.hostsUpByEcho.map { ", \($0) host(s) up by echo reply only (every probed port filtered)" } ?? ""))
         }

@@ -151,7 +151,8 @@ public struct Scanner: Sendable {
                 logger.notice("ICMP echo discovery not run", metadata: ["reason": "\(skip.reason)"])
             }
         }
-        let run = ScanRun(scope: scope, profile: profile, config: config, now: now, engine: engine, pinger: pinger,
+        let stages = StageTimes()
+        let run = ScanRun(scope: scope, profile: profile, config: config, now: now, engine: engine, pinger: pinger, stages: stages,
                           driver: ProbeDriver(transport: NIOStreamTransport(group: group, gate: gate, maxBytes: tuning.maxBytesPerConnection),
                                               limits: tuning.limits(for: config)),
                           tuning: tuning, logger: logger)
@@ -177,7 +178,8 @@ public struct Scanner: Sendable {
             hosts: outcome.hosts.map { (IPv4Address($0.address)?.value ?? 0, $0) }.sorted { $0.0 < $1.0 }.map(\.1),
             stats: ScanStats(probesSent: stats.probesSent, retries: stats.retries, timeouts: stats.timeouts, peakInFlight: stats.peakInFlight,
                              skippedAddresses: scope.skipped.isEmpty ? nil : scope.skipped.map(\.description),
-                             echoDiscovery: echoDiscovery, hostsUpByEcho: pinger == nil ? nil : outcome.hostsUpByEcho))
+                             echoDiscovery: echoDiscovery, hostsUpByEcho: pinger == nil ? nil : outcome.hostsUpByEcho,
+                             stages: stages.timings))
         logger.info("scan finished", metadata: [
             "scan.complete": "\(report.complete)", "scan.hostsUp": "\(report.hosts.count)", "scan.hostsDown": "\(report.hostsDown)",
             "scan.probes": "\(stats.probesSent)", "scan.retries": "\(stats.retries)", "scan.timeouts": "\(stats.timeouts)",
@@ -198,6 +200,7 @@ struct ScanRun: Sendable {
     let engine: PortScanEngine
     /// ICMP echo discovery, when it runs.
     let pinger: ICMPEchoPinger?
+    let stages: StageTimes
     let driver: ProbeDriver
     let tuning: ScanTuning
     let logger: Logger
@@ -284,9 +287,15 @@ struct ScanRun: Sendable {
                         let echo = pinger.map { pinger in
                             Task { await pinger.ping(address, timeout: echoTimeout, tries: 1 + config.retries) }
                         }
-                        var phase = PortPhase(address: address, probes: probes, outcomes: await engine.scan(address, probes: probes))
+                        var phase = await stages.measure("port-scan", wall: "wall:ports") {
+                            PortPhase(address: address, probes: probes, outcomes: await engine.scan(address, probes: probes))
+                        }
                         if let echo {
-                            if !phase.alive, phase.finished, !Task.isCancelled { phase.echoed = await echo.value } else { echo.cancel() }
+                            if !phase.alive, phase.finished, !Task.isCancelled {
+                                phase.echoed = await stages.measure("echo-wait") { await echo.value }
+                            } else {
+                                echo.cancel()
+                            }
                         }
                         return .portPhase(phase)
                     }
@@ -297,7 +306,7 @@ struct ScanRun: Sendable {
                 while !waiting.isEmpty, hostProbesRunning < serviceParallelism, !stopping {
                     let phase = waiting.removeFirst()
                     hostProbesRunning += 1
-                    group.addTask { .host(await probeHost(phase)) }
+                    group.addTask { .host(await stages.measure("host-follow-up", wall: "wall:follow-ups") { await probeHost(phase) }) }
                 }
             }
 
@@ -441,7 +450,7 @@ struct ScanRun: Sendable {
             probes += udpPorts.filter { p in !profile.udp.contains { $0.port == p } }.map {
                 PortProbe.udp($0, payload: ConfickerP2P.makeProbe(transport: .udp, using: &rng).packet)
             }
-            let outcomes = await engine.scan(address, probes: probes)
+            let outcomes = await stages.measure("conficker-p2p") { await engine.scan(address, probes: probes) }
             for (probe, o) in zip(probes, outcomes) {
                 builder.record(probe, o)
                 if case .udp = probe.kind, let reply = o.reply {
@@ -473,7 +482,9 @@ struct ScanRun: Sendable {
         let driver = self.driver
         let results = await withTaskGroup(of: (UInt16, ServiceProbeResult?, Bool).self) { group in
             for (port, job) in jobs {
-                group.addTask { await Self.run(job, address: address, port: port, netbiosName: nbName, driver: driver) }
+                group.addTask { [stages] in
+                    await stages.measure("probe:\(job.stage)") { await Self.run(job, address: address, port: port, netbiosName: nbName, driver: driver) }
+                }
             }
             var all: [(UInt16, ServiceProbeResult?, Bool)] = []
             for await r in group { all.append(r) }
@@ -501,6 +512,18 @@ struct ScanRun: Sendable {
         case dcerpc
         case banner(ScanProfile.BannerRole)
         case conficker
+
+        /// Its name among the scan's stages.
+        var stage: String {
+            switch self {
+            case .http: "http"
+            case .https: "https"
+            case .smb: "smb"
+            case .dcerpc: "dcerpc"
+            case .banner: "banner"
+            case .conficker: "conficker-tcp"
+            }
+        }
     }
 
     static func run(_ job: ServiceJob, address: IPv4Address, port: UInt16, netbiosName: String?,

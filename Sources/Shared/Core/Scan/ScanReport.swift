@@ -50,9 +50,12 @@ public struct ScanStats: Codable, Sendable, Equatable {
     public var echoDiscovery: String?
     /// Hosts listed up only because they answered the echo (every probed port filtered).
     public var hostsUpByEcho: Int?
+    /// Where the time went: each stage's count and time summed over the addresses or hosts it
+    /// ran for (stages overlap, so the sums exceed the wall time), most time first.
+    public var stages: [ScanStageTiming]?
 
     public init(probesSent: Int = 0, retries: Int = 0, timeouts: Int = 0, peakInFlight: Int = 0, skippedAddresses: [String]? = nil,
-                echoDiscovery: String? = nil, hostsUpByEcho: Int? = nil) {
+                echoDiscovery: String? = nil, hostsUpByEcho: Int? = nil, stages: [ScanStageTiming]? = nil) {
         self.probesSent = probesSent
         self.retries = retries
         self.timeouts = timeouts
@@ -60,6 +63,28 @@ public struct ScanStats: Codable, Sendable, Equatable {
         self.skippedAddresses = skippedAddresses
         self.echoDiscovery = echoDiscovery
         self.hostsUpByEcho = hostsUpByEcho
+        self.stages = stages
+    }
+}
+
+/// One stage of a scan: how often it ran, its summed and its longest duration.
+///
+/// Stages: `port-scan` (an address's connects and datagrams, queueing included), `echo-wait`
+/// (waiting for an echo reply after the ports stayed silent), `conficker-p2p` (a live host's
+/// P2P ports), `probe:http`, `probe:https`, `probe:smb`, `probe:dcerpc`, `probe:banner`,
+/// `probe:conficker-tcp` (one safe probe of one port), `host-follow-up` (all of a live host's
+/// follow-ups), and `wall:ports` / `wall:follow-ups` (first start to last end of each phase).
+public struct ScanStageTiming: Codable, Sendable, Equatable {
+    public var name: String
+    public var count: Int
+    public var totalSeconds: Double
+    public var maxSeconds: Double
+
+    public init(name: String, count: Int, totalSeconds: Double, maxSeconds: Double) {
+        self.name = name
+        self.count = count
+        self.totalSeconds = totalSeconds
+        self.maxSeconds = maxSeconds
     }
 }
 
