@@ -18,12 +18,15 @@
 #
 # usage: sudo benchmarks/scan-vs-nmap.sh [loopback-prefix-length, default 22]
 #   CORDON_AGENT=path/to/cordon-agent (default: .build/release/cordon-agent; needs `scan`)
+#   CORDON_SCAN_ARGS="--no-icmp-echo" (extra flags for every cordon scan)
 set -euo pipefail
 
 PREFIX=${1:-22}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 CORDON=${CORDON_AGENT:-$REPO/.build/release/cordon-agent}
+# Extra flags for every cordon scan (e.g. --no-icmp-echo to compare with nmap -Pn exactly).
+read -r -a EXTRA <<< "${CORDON_SCAN_ARGS:-}"
 PORTS=80,443,135,139,445,593,4444,8888,33333
 WORK=$(mktemp -d /tmp/cordon-bench.XXXXXX)
 NS=cordon-bench-$$
@@ -71,7 +74,7 @@ sleep 1
 echo "(a) loopback: $SCOPE = $N addresses x 9 TCP ports = $PROBES connects"
 t0=$(now)
 "$CORDON" scan --scope "$SCOPE" --profile ports --rate 100000 --concurrency 4096 --timeout 500ms \
-    --max-scope-size 70000 --json --quiet > "$WORK/a.json"
+    --max-scope-size 70000 --json --quiet "${EXTRA[@]}" > "$WORK/a.json"
 t1=$(now)
 nmap -sT -T4 -Pn -n -p "$PORTS" "$SCOPE" -oG "$WORK/a.gnmap" > /dev/null
 t2=$(now)
@@ -109,7 +112,7 @@ EOF
     local t0 t1 t2
     t0=$(now)
     ip netns exec "$NS" "$CORDON" scan --scope "$scope" --profile ports --rate 100000 --concurrency 4096 \
-        --timeout 500ms --retries 2 --json --quiet --log-level info > "$WORK/$label.json" 2> "$WORK/$label.log"
+        --timeout 500ms --retries 2 --json --quiet --log-level info "${EXTRA[@]}" > "$WORK/$label.json" 2> "$WORK/$label.log"
     t1=$(now)
     ip netns exec "$NS" nmap -sT -T4 -Pn -n -p "$PORTS" "$scope" -oG "$WORK/$label.gnmap" > /dev/null
     t2=$(now)

@@ -95,11 +95,13 @@ final class ICMPEchoPinger: Sendable {
     /// Echo replies that ended a wait.
     var answered: Int { replies.load(ordering: .relaxed) }
 
-    /// Sends up to `tries` echo requests, each waiting `timeout` for the reply. True when the
+    /// Sends up to `tries` echo requests, each waiting `timeout()` (asked again for each try, so
+    /// that it follows the engine's measured round trips) for the reply. True when the
     /// address answered; false on silence, an address outside the scope, a send error, or once
     /// the pinger is closed.
-    func ping(_ address: IPv4Address, timeout: Duration, tries: Int) async -> Bool {
+    func ping(_ address: IPv4Address, timeout: @Sendable () -> Duration, tries: Int) async -> Bool {
         for _ in 0..<max(1, tries) {
+            let timeout = timeout()
             guard !Task.isCancelled else { return false }
             guard gate.admitEcho(address) else { return false }
             let answered = await withTaskCancellationHandler {

@@ -243,8 +243,13 @@ struct ScanRun: Sendable {
         let values = Mutex(Values())
     }
 
-    /// How long one echo request waits for its reply: the configured initial probe timeout.
-    var echoTimeout: Duration { .milliseconds(Int64((config.timeout.seconds * 1000).rounded())) }
+    /// How long one echo request waits for its reply: the engine's RTT-adaptive probe timeout
+    /// (the configured initial one until the first answer), at least the floor.
+    var echoTimeout: Duration {
+        let adaptive = engine.statistics.timeout
+        let initial = Duration.milliseconds(Int64((config.timeout.seconds * 1000).rounded()))
+        return max(tuning.minimumTimeout, adaptive > .zero ? adaptive : initial)
+    }
 
     var hostProbes: [PortProbe] {
         profile.tcp.map { .tcp($0.port) } + profile.udp.map { spec in
@@ -285,7 +290,7 @@ struct ScanRun: Sendable {
                         // that a silent address costs no extra wait; it is only read when no port
                         // answered, and given up at once when one did.
                         let echo = pinger.map { pinger in
-                            Task { await pinger.ping(address, timeout: echoTimeout, tries: 1 + config.retries) }
+                            Task { await pinger.ping(address, timeout: { echoTimeout }, tries: 1 + config.retries) }
                         }
                         var phase = await stages.measure("port-scan", wall: "wall:ports") {
                             PortPhase(address: address, probes: probes, outcomes: await engine.scan(address, probes: probes))
