@@ -283,6 +283,29 @@ import Testing
         #expect(plan.windowsMarkdown.contains("- [ ] Disable SMBv1"))
     }
 
+    @Test func hostsTheSensorCaughtSweepingComeFirstInTheWindowsWorkList() throws {
+        let db = try CoordinatorDatabase.inMemory()
+        let agent = try db.testAgent(segment: "dmz", at: t0)
+        let sweep = FindingObservation(detectionID: DetectionCatalogue.wormSpreading, proto: .tcp,
+                                       evidence: "7 connection attempts (SYN) to the jump host's tcp/445 (passive sensor)")
+        try db.testReport(agent: agent, at: t0, scan: Make.scan(at: t0, hosts: [
+            Make.host("198.18.1.9", findings: [FindingObservation(detectionID: DetectionCatalogue.wannacrySMBv1, port: 445, proto: .tcp, evidence: "NT LM 0.12")]),
+            Make.host("198.18.1.40", findings: [FindingObservation(detectionID: DetectionCatalogue.confickerP2P, port: 3456, proto: .tcp, evidence: "reply")]),
+            Make.host("198.18.1.77", findings: [sweep], complete: false),
+        ]))
+        // Stored like a scan finding, on its host, as an indicator of compromise.
+        let stored = try db.findings(FindingFilter(segment: "dmz")).filter { $0.detectionID == DetectionCatalogue.wormSpreading }
+        #expect(stored.map(\.address) == ["198.18.1.77"] && stored.first?.kind == .ioc && stored.first?.source == .scan)
+        let plan = RemediationPlanner.plan(segment: "dmz", jumpHosts: [], findings: try db.findings(FindingFilter(segment: "dmz")),
+                                           hosts: try db.hosts(segment: "dmz"), now: t0)
+        #expect(plan.windowsWork.map(\.address) == ["198.18.1.77", "198.18.1.40", "198.18.1.9"])
+        #expect(plan.windowsWork[0].steps.first?.hasPrefix("Isolate the host now: it is sweeping the segment") == true)
+        #expect(plan.windowsMarkdown.contains("Hosts sweeping the segment first"))
+        let markdown = plan.windowsMarkdown
+        let sweeping = try #require(markdown.range(of: "## 198.18.1.77")), infected = try #require(markdown.range(of: "## 198.18.1.40"))
+        #expect(sweeping.lowerBound < infected.lowerBound)
+    }
+
     @Test func aBackdoorIsLockedBaselineJobsStayAndThePolicyIsRespected() throws {
         let db = try CoordinatorDatabase.inMemory()
         let agent = try db.testAgent(segment: "dmz", at: t0)

@@ -18,7 +18,8 @@ import CordonShared
 
     #if canImport(CordonShared)
     @Test func findingIDsAreTheCatalogueScanDetections() {
-        let catalogue = DetectionCatalogue.all.filter { $0.source == .scan }.map(\.id)
+        // Every detection a probe makes; the passive sensor's is not a simulated host's to show.
+        let catalogue = DetectionCatalogue.all.filter { $0.source == .scan && $0.id != DetectionCatalogue.wormSpreading }.map(\.id)
         #expect(WormFinding.all == catalogue)
     }
     #endif

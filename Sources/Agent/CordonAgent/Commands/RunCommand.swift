@@ -40,7 +40,21 @@ public struct RunCommand: AsyncParsableCommand {
             var composers: [any ReportComposer] = [inventoryComposer]
             var scanService: ScanService?
             if let scan = config.scan {
-                let service = ScanService(config: scan, stateDir: stateDir, scanner: Scanner(logger: logger), logger: logger)
+                var sensor: LiveWormSpreadSensor?
+                if scan.sensor.enabled {
+                    let live = LiveWormSpreadSensor(config: scan.sensor)
+                    do {
+                        try live.install()
+                        sensor = live
+                        logger.notice("worm sensor counting attempts to TCP 135/139/445 (nftables table inet cordon_sensor)")
+                    } catch {
+                        logger.error("worm sensor not started", metadata: ["error": "\(error)"])
+                    }
+                } else {
+                    // Turned off: its table goes (nothing when it was never there).
+                    LiveWormSpreadSensor.removeIfPresent(logger: logger)
+                }
+                let service = ScanService(config: scan, stateDir: stateDir, scanner: Scanner(logger: logger), sensor: sensor, logger: logger)
                 // Refuse to start with a scope outside what the segment allows; when the
                 // coordinator cannot be asked now, the last answer it gave is used.
                 if let remote = try? await uplink.remoteConfig(timeout: 10) { service.recordAllowedScope(remote.allowedScope) }

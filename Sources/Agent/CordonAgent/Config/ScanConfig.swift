@@ -19,6 +19,10 @@ import Foundation
 ///                                   # first and last address (listed in the scan's stats)
 ///   icmpEcho: true        # ping addresses whose probed ports all stayed silent (needs
 ///                         # CAP_NET_RAW or ping_group_range; the stats say when it could not)
+///   sensor:               # the passive sensor: who tries the jump host's 135/139/445
+///     enabled: false
+///     threshold: 3        # attempts from one address within the window: general.worm-spreading
+///     window: 10m
 /// ```
 public struct ScanConfig: Codable, Sendable, Equatable {
     public var scope: [String]
@@ -37,11 +41,13 @@ public struct ScanConfig: Codable, Sendable, Equatable {
     /// ICMP echo discovery of addresses whose probed ports all stayed silent: such a host is
     /// listed up, with every probed port filtered (reason `echo-reply`), instead of down.
     public var icmpEcho: Bool
+    /// The passive worm sensor (``WormSpreadSensor``); its findings go into each scan report.
+    public var sensor: SensorConfig
 
     public init(scope: [String] = [], exclude: [String] = [], profile: String = "worms", interval: ConfigDuration = .init(seconds: 3600),
                 rate: Int = 2000, concurrency: Int = 2048, timeout: ConfigDuration = .init(seconds: 1), retries: Int = 1,
                 maxScopeSize: Int = 65536, allowLargeScope: Bool = false, skipNetworkAndBroadcast: Bool = false,
-                icmpEcho: Bool = true) {
+                icmpEcho: Bool = true, sensor: SensorConfig = .init()) {
         self.scope = scope
         self.exclude = exclude
         self.profile = profile
@@ -54,10 +60,11 @@ public struct ScanConfig: Codable, Sendable, Equatable {
         self.allowLargeScope = allowLargeScope
         self.skipNetworkAndBroadcast = skipNetworkAndBroadcast
         self.icmpEcho = icmpEcho
+        self.sensor = sensor
     }
 
     enum CodingKeys: String, CodingKey {
-        case scope, exclude, profile, interval, rate, concurrency, timeout, retries, maxScopeSize, allowLargeScope, skipNetworkAndBroadcast, icmpEcho
+        case scope, exclude, profile, interval, rate, concurrency, timeout, retries, maxScopeSize, allowLargeScope, skipNetworkAndBroadcast, icmpEcho, sensor
     }
 
     public init(from decoder: any Decoder) throws {
@@ -75,13 +82,14 @@ public struct ScanConfig: Codable, Sendable, Equatable {
         allowLargeScope = try c.decodeIfPresent(Bool.self, forKey: .allowLargeScope) ?? d.allowLargeScope
         skipNetworkAndBroadcast = try c.decodeIfPresent(Bool.self, forKey: .skipNetworkAndBroadcast) ?? d.skipNetworkAndBroadcast
         icmpEcho = try c.decodeIfPresent(Bool.self, forKey: .icmpEcho) ?? d.icmpEcho
+        sensor = try c.decodeIfPresent(SensorConfig.self, forKey: .sensor) ?? d.sensor
     }
 
     static var schema: ConfigSchema {
         .mapping([
             "scope": .list(.scalar), "exclude": .list(.scalar), "profile": .scalar, "interval": .scalar, "rate": .scalar,
             "concurrency": .scalar, "timeout": .scalar, "retries": .scalar, "maxScopeSize": .scalar, "allowLargeScope": .scalar,
-            "skipNetworkAndBroadcast": .scalar, "icmpEcho": .scalar,
+            "skipNetworkAndBroadcast": .scalar, "icmpEcho": .scalar, "sensor": SensorConfig.schema,
         ])
     }
 
@@ -93,5 +101,6 @@ public struct ScanConfig: Codable, Sendable, Equatable {
         guard timeout.seconds >= 0.01, timeout.seconds <= 60 else { throw fail("timeout must be between 10ms and 60s") }
         guard (0...10).contains(retries) else { throw fail("retries must be 0-10") }
         guard maxScopeSize >= 1 else { throw fail("maxScopeSize must be at least 1") }
+        try sensor.validate(origin: origin)
     }
 }

@@ -10,16 +10,19 @@ public final class ScanService: Service, ReportComposer, @unchecked Sendable {
     let config: ScanConfig
     let stateDir: AgentStateDir
     let scanner: Scanner
+    /// The passive worm sensor, read after each scan; nil when `scan.sensor` is off.
+    let sensor: LiveWormSpreadSensor?
     let logger: Logger
     private let trigger: AsyncStream<Void>
     private let triggerContinuation: AsyncStream<Void>.Continuation
     private let lock = NSLock()
     private var claimed = false
 
-    public init(config: ScanConfig, stateDir: AgentStateDir, scanner: Scanner, logger: Logger) {
+    public init(config: ScanConfig, stateDir: AgentStateDir, scanner: Scanner, sensor: LiveWormSpreadSensor? = nil, logger: Logger) {
         self.config = config
         self.stateDir = stateDir
         self.scanner = scanner
+        self.sensor = sensor
         self.logger = logger
         (trigger, triggerContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -59,14 +62,35 @@ public final class ScanService: Service, ReportComposer, @unchecked Sendable {
             return
         }
         do {
-            let report = try await cancelWhenGracefulShutdown {
+            var report = try await cancelWhenGracefulShutdown {
                 try await self.scanner.scan(config: self.config, now: now)
             }
+            if let sensor { report = Self.addSensorFindings(report, sensor: sensor, config: config, logger: logger) }
             try SecureFile.replace(pendingFile, contents: try CordonJSON.encode(report), mode: 0o600)
             logger.info("scan finished", metadata: ["scan.hosts": "\(report.hosts.count)", "scan.complete": "\(report.complete)"])
         } catch {
             logger.error("scan failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The sensor's spreading hosts in the report, and what the sensor did in its stats.
+    static func addSensorFindings(_ report: ScanReport, sensor: LiveWormSpreadSensor, config: ScanConfig, logger: Logger) -> ScanReport {
+        var report = report
+        do {
+            let observations = try sensor.read()
+            let scope = try Scope(scope: config.scope, exclude: config.exclude, maxSize: Int.max, allowLarge: true)
+            let findings = WormSpreadSensor.findings(observations, threshold: config.sensor.threshold, window: config.sensor.window, scope: scope)
+            report = WormSpreadSensor.annotate(report, with: findings)
+            let sources = Set(observations.map(\.source)).count
+            report.stats.sensor = "\(sources) source(s) tried the worm ports, \(findings.count) at or over the threshold of \(config.sensor.threshold)"
+            if !findings.isEmpty {
+                logger.warning("worm sensor: hosts sweeping the segment", metadata: ["sensor.hosts": "\(findings.keys.sorted().map(\.description))"])
+            }
+        } catch {
+            report.stats.sensor = "failed: \(error)"
+            logger.error("worm sensor could not be read", metadata: ["error": "\(error)"])
+        }
+        return report
     }
 
     public func compose(into report: inout AgentReport) async {

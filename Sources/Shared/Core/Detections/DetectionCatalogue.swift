@@ -26,6 +26,10 @@ public enum DetectionCatalogue {
     /// session still gives a worm is the account list for a password attack (Conficker's
     /// dictionary attack enumerated users this way) and the named pipes.
     public static let smbNullSession = "smb.null-session"
+    // MARK: Passive sensor on the jump host
+    /// A host of the segment that keeps trying the jump host's 135/139/445: it is sweeping its
+    /// neighbours, as Conficker and Blaster hosts do.
+    public static let wormSpreading = "general.worm-spreading"
     // MARK: Inventory of the jump host
     public static let passwordAge = "jumphost.password-age"
     public static let emptyPassword = "jumphost.empty-password"
@@ -79,6 +83,12 @@ public enum DetectionCatalogue {
         Detection(id: wannacryDoublePulsar, worm: .wannacry, kind: .ioc, severity: .critical, source: .scan,
                   title: "DoublePulsar implant answers (Trans2 SESSION_SETUP MID 81)", references: ["MS17-010"],
                   remediation: "Isolate the host and rebuild it; DoublePulsar lets anyone run code on it."),
+        // Seen by the jump host's passive sensor, not by a probe; reported in the scan report
+        // on the host it is about, and kept and resolved like the scan's findings.
+        Detection(id: wormSpreading, worm: .general, kind: .ioc, severity: .critical, source: .scan,
+                  title: "Sweeping the segment: repeated connection attempts to the jump host's TCP 135/139/445",
+                  references: ["MS08-067", "MS03-026", "MS17-010"],
+                  remediation: "Isolate the host now and find the worm on it; it is trying its neighbours' SMB/RPC ports."),
         Detection(id: smbNullSession, worm: .general, kind: .exposure, severity: .medium, source: .scan,
                   title: "Anonymous SMB2/3 session and IPC$ accepted on TCP 445 (no SMB1 null session)",
                   references: ["MS05-039", "MS08-067"],

@@ -53,6 +53,8 @@ public struct ScanStats: Codable, Sendable, Equatable {
     /// Where the time went: each stage's count and time summed over the addresses or hosts it
     /// ran for (stages overlap, so the sums exceed the wall time), most time first.
     public var stages: [ScanStageTiming]?
+    /// What the passive worm sensor saw (or why it could not be read); absent when it is off.
+    public var sensor: String?
 
     public init(probesSent: Int = 0, retries: Int = 0, timeouts: Int = 0, peakInFlight: Int = 0, skippedAddresses: [String]? = nil,
                 echoDiscovery: String? = nil, hostsUpByEcho: Int? = nil, stages: [ScanStageTiming]? = nil) {
