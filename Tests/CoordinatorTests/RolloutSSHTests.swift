@@ -2,6 +2,7 @@
 import CordonShared
 import Foundation
 import Testing
+import Yams
 
 #if canImport(Glibc)
 import Glibc
@@ -140,6 +141,12 @@ import Glibc
               interval: 1h
 
             """)
+        // The agents' worm sensor, turned on for the segment, and the file still parses as an agent.yaml.
+        inv.segments[0].sensor = true
+        let withSensor = RolloutFiles.agentConfig(inventory: inv, segment: inv.segments[0])
+        #expect(withSensor == yaml + "  sensor:\n    enabled: true\n")
+        let parsed = try Yams.load(yaml: withSensor) as? [String: Any]
+        #expect(((parsed?["scan"] as? [String: Any])?["sensor"] as? [String: Any])?["enabled"] as? Bool == true)
         #expect(shellQuote("it's") == #"'it'\''s'"#)
         #expect(RolloutFiles.sha256(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(RolloutEngine.isSafeDirectory("/tmp/cordon-rollout.AbC123xy"))

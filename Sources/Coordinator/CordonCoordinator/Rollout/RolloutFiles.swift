@@ -83,6 +83,7 @@ public struct RolloutFiles: Sendable, Equatable {
         if !segment.exclude.isEmpty { lines.append("  exclude: \(list(segment.exclude))") }
         if let profile = segment.scanProfile { lines.append("  profile: \(profile)") }
         if let interval = segment.scanInterval { lines.append("  interval: \(interval)") }
+        if segment.sensor { lines.append(contentsOf: ["  sensor:", "    enabled: true"]) }
         return lines.joined(separator: "\n") + "\n"
     }
 

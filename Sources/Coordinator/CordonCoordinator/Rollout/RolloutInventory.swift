@@ -101,6 +101,8 @@ public struct RolloutInventory: Sendable, Equatable {
         /// As written (a duration like 1h), copied into agent.yaml as is.
         public var scanInterval: String?
         public var scanProfile: String?
+        /// Turn on the agents' passive worm sensor (`scan.sensor.enabled`).
+        public var sensor: Bool = false
         public var hosts: [Host]
     }
 
@@ -147,6 +149,7 @@ extension RolloutInventory {
             var exclude: [String]?
             var scanInterval: String?
             var scanProfile: String?
+            var sensor: Bool?
             var hosts: [HostFile]?
         }
         var coordinator: CoordinatorFile?
@@ -165,7 +168,7 @@ extension RolloutInventory {
                          "connectTimeout": .scalar, "commandTimeout": .scalar]),
         "bastions": .dictionary(.mapping(endpointKeys)),
         "segments": .dictionary(.mapping([
-            "scope": .list(.scalar), "exclude": .list(.scalar), "scanInterval": .scalar, "scanProfile": .scalar,
+            "scope": .list(.scalar), "exclude": .list(.scalar), "scanInterval": .scalar, "scanProfile": .scalar, "sensor": .scalar,
             "hosts": .list(.mapping(endpointKeys.merging(["name": .scalar]) { a, _ in a })),
         ])),
     ])
@@ -319,7 +322,7 @@ extension RolloutInventory {
                 index += 1
             }
             segments.append(Segment(name: name, scope: canonical, exclude: exclude, scanInterval: scanInterval,
-                                    scanProfile: s.scanProfile, hosts: hosts))
+                                    scanProfile: s.scanProfile, sensor: s.sensor ?? false, hosts: hosts))
         }
         guard index <= maxHosts else { throw fail("segments", "\(index) hosts; at most \(maxHosts) in one inventory") }
         return RolloutInventory(origin: origin, coordinator: Coordinator(url: url, caFingerprint: fingerprint), agent: agent, ssh: ssh,
