@@ -42,13 +42,15 @@ public struct RunCommand: AsyncParsableCommand {
             if let scan = config.scan {
                 var sensor: LiveWormSpreadSensor?
                 if scan.sensor.enabled {
+                    // Kept even when the table cannot be made now: each read tries again, and a
+                    // failure shows in the scan report's stats.sensor, not only in this log.
                     let live = LiveWormSpreadSensor(config: scan.sensor)
+                    sensor = live
                     do {
                         try live.install()
-                        sensor = live
                         logger.notice("worm sensor counting attempts to TCP 135/139/445 (nftables table inet cordon_sensor)")
                     } catch {
-                        logger.error("worm sensor not started", metadata: ["error": "\(error)"])
+                        logger.error("worm sensor not started; each scan tries again", metadata: ["error": "\(error)"])
                     }
                 } else {
                     // Turned off: its table goes (nothing when it was never there).

@@ -73,10 +73,15 @@ public struct CongestionController: Sendable, Equatable {
     public mutating func answered() {
         expected += 1
         received += 1
+        grow(by: scale)
+    }
+
+    /// Slow start: `by` per event up to the threshold; congestion avoidance: `by`/window.
+    private mutating func grow(by amount: Double) {
         if window < threshold {
-            window = min(window + scale, max(threshold, window))
+            window = min(window + amount, max(threshold, window))
         } else {
-            window += scale / window
+            window += amount / window
         }
         window = min(window, parameters.maximumWindow)
     }
@@ -93,12 +98,7 @@ public struct CongestionController: Sendable, Equatable {
     /// later (a retry answered) still cuts the window, and the rate limit still holds.
     public mutating func silent() {
         expected += 1
-        if window < threshold {
-            window = min(window + 1, max(threshold, window))
-        } else {
-            window += 1 / window
-        }
-        window = min(window, parameters.maximumWindow)
+        grow(by: 1)
     }
 
     /// A probe sent at `sentAt` timed out at `now`. Returns true when this cut the window.

@@ -131,7 +131,7 @@ public enum WormSpreadSensor {
             let portText = ports.map { "tcp/\($0)" }.joined(separator: ", ")
             out[source] = FindingObservation(
                 detectionID: DetectionCatalogue.wormSpreading, port: ports.count == 1 ? ports[0] : nil, proto: .tcp,
-                evidence: "\(total) connection attempts (SYN) to the jump host's \(portText) within \(Int(window.seconds.rounded())) s of each other (passive sensor; threshold \(threshold))")
+                evidence: "\(total) connection attempts (SYN) to the jump host's \(portText) each within \(Int(window.seconds.rounded())) s of the one before (passive sensor; threshold \(threshold))")
         }
         return out
     }
