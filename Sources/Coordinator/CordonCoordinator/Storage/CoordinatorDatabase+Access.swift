@@ -15,15 +15,15 @@ extension CoordinatorDatabase {
     /// Checks a certificate by serial against what the CA issued and what was revoked.
     public func access(serial: String, identity: CordonIdentity) throws -> AccessDecision {
         try read { db in
-            guard let cert = try IssuedCertificateRecord.fetchOne(db, key: serial),
+            guard let cert = try IssuedCertificateRecord.cachedFetchOne(db, where: "serial", is: serial),
                   cert.role == identity.role.rawValue, cert.subject == identity.id else { return .unknownCertificate }
             if cert.revokedAt != nil { return .revoked }
             switch identity.role {
             case .agent:
-                guard let agent = try AgentRecord.fetchOne(db, key: identity.id) else { return .unknownCertificate }
+                guard let agent = try AgentRecord.cachedFetchOne(db, where: "id", is: identity.id) else { return .unknownCertificate }
                 return agent.revokedAt == nil ? .allowed : .revoked
             case .operator:
-                guard let op = try OperatorRecord.fetchOne(db, key: identity.id) else { return .unknownCertificate }
+                guard let op = try OperatorRecord.cachedFetchOne(db, where: "name", is: identity.id) else { return .unknownCertificate }
                 return op.revokedAt == nil ? .allowed : .revoked
             case .coordinator:
                 return .unknownCertificate

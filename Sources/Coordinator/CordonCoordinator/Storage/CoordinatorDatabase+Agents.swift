@@ -13,13 +13,14 @@ extension CoordinatorDatabase {
     /// Records a heartbeat: the agent is alive, with its intervals and spool depth.
     public func recordHeartbeat(agentID: String, heartbeat: Heartbeat, now: Date = Date()) throws {
         try write { db in
-            guard var agent = try AgentRecord.fetchOne(db, key: agentID) else { throw CoordinatorError.notFound("no agent \(agentID)") }
-            agent.lastSeenAt = now
-            agent.heartbeatInterval = min(max(heartbeat.heartbeatInterval, 1), 86400)
-            agent.reportInterval = min(max(heartbeat.reportInterval, 1), 7 * 86400)
-            agent.spoolDepth = max(0, heartbeat.spoolDepth)
-            agent.agentVersion = String(heartbeat.agentVersion.prefix(64))
-            try agent.update(db)
+            // One statement for the columns a heartbeat sets (the whole row, facts included, was
+            // read and written back before).
+            try db.cachedExecute(sql: """
+                UPDATE agent SET lastSeenAt = ?, heartbeatInterval = ?, reportInterval = ?, spoolDepth = ?, agentVersion = ?
+                WHERE id = ?
+                """, arguments: [now, min(max(heartbeat.heartbeatInterval, 1), 86400), min(max(heartbeat.reportInterval, 1), 7 * 86400),
+                                 max(0, heartbeat.spoolDepth), String(heartbeat.agentVersion.prefix(64)), agentID])
+            guard db.changesCount == 1 else { throw CoordinatorError.notFound("no agent \(agentID)") }
         }
     }
 

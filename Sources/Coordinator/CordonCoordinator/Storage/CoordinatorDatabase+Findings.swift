@@ -32,26 +32,39 @@ extension CoordinatorDatabase {
         for index in hosts.indices {
             if let deadline, index > hosts.startIndex, ContinuousClock.now >= deadline { return index }
             let host = hosts[index]
-            let existing = try HostRecord.fetchOne(db, key: ["segment": segment, "address": host.address])
-            if let existing, existing.lastSeen > at { continue }
-            try HostRecord(segment: segment, address: host.address, agentID: agentID, netbiosName: bounded(host.netbiosName),
-                           workgroup: bounded(host.workgroup), dnsName: bounded(host.dnsName), mac: bounded(host.mac), osGuess: bounded(host.osGuess),
-                           reason: String(host.reason.prefix(64)), firstSeen: existing?.firstSeen ?? at, lastSeen: at).save(db)
+            // Rows are written with cached UPSERTs rather than GRDB records: encoding a record
+            // into a persistence container and back was half the CPU of a full report's ingest.
+            let lastSeen = try Date.fetchOne(db.cachedStatement(sql: "SELECT lastSeen FROM host WHERE segment = ? AND address = ?"),
+                                             arguments: [segment, host.address])
+            if let lastSeen, lastSeen > at { continue }
+            try db.cachedExecute(sql: """
+                INSERT INTO host (segment, address, agentID, netbiosName, workgroup, dnsName, mac, osGuess, reason, firstSeen, lastSeen)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (segment, address) DO UPDATE SET agentID = excluded.agentID, netbiosName = excluded.netbiosName,
+                  workgroup = excluded.workgroup, dnsName = excluded.dnsName, mac = excluded.mac, osGuess = excluded.osGuess,
+                  reason = excluded.reason, lastSeen = excluded.lastSeen
+                """, arguments: [segment, host.address, agentID, bounded(host.netbiosName), bounded(host.workgroup), bounded(host.dnsName),
+                                 bounded(host.mac), bounded(host.osGuess), String(host.reason.prefix(64)), at, at])
 
             var seenPorts: Set<String> = []
             for service in host.services.prefix(ReportLimits.maxServicesPerHost) where (0...65535).contains(service.port) {
                 seenPorts.insert("\(service.proto.rawValue)/\(service.port)")
-                let key: [String: any DatabaseValueConvertible] = ["segment": segment, "address": host.address, "proto": service.proto.rawValue, "port": service.port]
-                let previous = try ServiceRecord.fetchOne(db, key: key)
-                try ServiceRecord(segment: segment, address: host.address, proto: service.proto.rawValue, port: service.port,
-                                  state: service.state.rawValue, reason: service.reason.rawValue, service: bounded(service.service),
-                                  product: bounded(service.product), version: bounded(service.version), banner: bounded(service.banner, 256),
-                                  firstSeen: previous?.firstSeen ?? at, lastSeen: at).save(db)
+                try db.cachedExecute(sql: """
+                    INSERT INTO service (segment, address, proto, port, state, reason, service, product, version, banner, firstSeen, lastSeen)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (segment, address, proto, port) DO UPDATE SET state = excluded.state, reason = excluded.reason,
+                      service = excluded.service, product = excluded.product, version = excluded.version, banner = excluded.banner,
+                      lastSeen = excluded.lastSeen
+                    """, arguments: [segment, host.address, service.proto.rawValue, service.port, service.state.rawValue, service.reason.rawValue,
+                                     bounded(service.service), bounded(service.product), bounded(service.version), bounded(service.banner, 256), at, at])
             }
             if host.complete {
-                for old in try ServiceRecord.filter(Column("segment") == segment && Column("address") == host.address).fetchAll(db)
-                where !seenPorts.contains("\(old.proto)/\(old.port)") {
-                    try old.delete(db)
+                for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT proto, port FROM service WHERE segment = ? AND address = ?"),
+                                            arguments: [segment, host.address]) {
+                    let proto: String = row["proto"], port: Int = row["port"]
+                    guard !seenPorts.contains("\(proto)/\(port)") else { continue }
+                    try db.cachedExecute(sql: "DELETE FROM service WHERE segment = ? AND address = ? AND proto = ? AND port = ?",
+                                         arguments: [segment, host.address, proto, port])
                 }
             }
 
@@ -75,7 +88,7 @@ extension CoordinatorDatabase {
     /// addresses of the others (sanitized, for the audit note). Without a recorded scope every
     /// host with a valid address is taken, as before `cordon segments set`.
     static func hostsInScope(_ db: Database, _ hosts: [ScannedHost], segment: String) throws -> (inside: [ScannedHost], outside: [String]) {
-        let record = try SegmentRecord.fetchOne(db, key: segment)
+        let record = try SegmentRecord.cachedFetchOne(db, where: "name", is: segment)
         let scope = (record.flatMap { try? CordonJSON.decode([String].self, from: $0.scopeJSON) } ?? []).compactMap(IPv4CIDR.init)
         var inside: [ScannedHost] = [], outside: [String] = []
         for host in hosts {
@@ -96,7 +109,7 @@ extension CoordinatorDatabase {
     /// Records an inventory: the changes since the previous one, the baseline (the first
     /// inventory with scheduled tasks), and the findings it yields.
     static func ingestInventory(_ db: Database, inventory: InventoryReport, reportID: String, agent: AgentRecord, policy: InventoryPolicy) throws {
-        var record = try InventoryRecord.fetchOne(db, key: agent.id)
+        var record = try InventoryRecord.cachedFetchOne(db, where: "agentID", is: agent.id)
         if let record, record.collectedAt >= inventory.collectedAt { return }  // a late spooled report
         let body = try CordonJSON.encode(inventory)
         if let record, let previous = try? CordonJSON.decode(InventoryReport.self, from: record.bodyJSON) {
@@ -137,30 +150,36 @@ extension CoordinatorDatabase {
 
     /// Inserts a finding, or refreshes it (and reopens it if it had been resolved before `at`).
     static func upsertFinding(_ db: Database, segment: String, subject: String, address: String?, agentID: String, finding: DerivedFinding, at: Date) throws {
-        let key: [String: any DatabaseValueConvertible] = ["segment": segment, "subject": subject, "detectionID": finding.detectionID, "item": finding.item]
-        if var existing = try FindingRecord.fetchOne(db, key: key) {
-            guard at >= existing.lastSeen else { return }
-            existing.lastSeen = at
-            existing.evidence = Terminal.sanitize(finding.evidence, limit: FindingObservation.maxEvidence)
-            existing.agentID = agentID
-            if let resolved = existing.resolvedAt, at > resolved { existing.resolvedAt = nil }
-            try existing.update(db)
+        let evidence = Terminal.sanitize(finding.evidence, limit: FindingObservation.maxEvidence)
+        if let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT id, lastSeen, resolvedAt FROM finding WHERE segment = ? AND subject = ? AND detectionID = ? AND item = ?
+            """), arguments: [segment, subject, finding.detectionID, finding.item]) {
+            let id: Int64 = row["id"], lastSeen: Date = row["lastSeen"], resolvedAt: Date? = row["resolvedAt"]
+            guard at >= lastSeen else { return }
+            let reopened = resolvedAt.map { at > $0 } ?? false
+            try db.cachedExecute(sql: """
+                UPDATE finding SET lastSeen = ?, evidence = ?, agentID = ?, resolvedAt = CASE WHEN ? THEN NULL ELSE resolvedAt END WHERE id = ?
+                """, arguments: [at, evidence, agentID, reopened, id])
         } else {
-            var row = FindingRecord(id: nil, segment: segment, subject: subject, address: address, agentID: agentID, detectionID: finding.detectionID,
-                                    item: finding.item, port: finding.port, proto: finding.proto?.rawValue,
-                                    evidence: Terminal.sanitize(finding.evidence, limit: FindingObservation.maxEvidence), firstSeen: at, lastSeen: at, resolvedAt: nil)
-            try row.insert(db)
+            try db.cachedExecute(sql: """
+                INSERT INTO finding (segment, subject, address, agentID, detectionID, item, port, proto, evidence, firstSeen, lastSeen, resolvedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+                """, arguments: [segment, subject, address, agentID, finding.detectionID, finding.item, finding.port, finding.proto?.rawValue,
+                                 evidence, at, at])
         }
     }
 
     /// Resolves the open findings of a subject that are not in `keep` (limited to `detections`
     /// when given), if they were last seen before `at`.
     static func resolveFindings(_ db: Database, segment: String, subject: String, keep: Set<String>, detections: Set<String>?, at: Date) throws {
-        let open = try FindingRecord.filter(Column("segment") == segment && Column("subject") == subject && Column("resolvedAt") == nil).fetchAll(db)
-        for var finding in open where !keep.contains(finding.detectionID + " " + finding.item) && finding.lastSeen <= at {
-            if let detections, !detections.contains(finding.detectionID) { continue }
-            finding.resolvedAt = at
-            try finding.update(db)
+        let open = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT id, detectionID, item, lastSeen FROM finding WHERE segment = ? AND subject = ? AND resolvedAt IS NULL
+            """), arguments: [segment, subject])
+        for row in open {
+            let id: Int64 = row["id"], detectionID: String = row["detectionID"], item: String = row["item"], lastSeen: Date = row["lastSeen"]
+            guard !keep.contains(detectionID + " " + item), lastSeen <= at else { continue }
+            if let detections, !detections.contains(detectionID) { continue }
+            try db.cachedExecute(sql: "UPDATE finding SET resolvedAt = ? WHERE id = ?", arguments: [at, id])
         }
     }
 

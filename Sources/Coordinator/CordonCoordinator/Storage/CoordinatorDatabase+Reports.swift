@@ -35,9 +35,9 @@ extension CoordinatorDatabase {
         // the agent sends the report again and recording the same hosts again changes nothing.
         if let scan = report.scan {
             let pending: (hosts: [ScannedHost], segment: String)? = try read { db in
-                guard try ReportRecord.fetchOne(db, key: report.id) == nil,
-                      let agent = try AgentRecord.fetchOne(db, key: agentID),
-                      try ScanRecord.fetchOne(db, key: scan.id) == nil else { return nil }
+                guard try ReportRecord.cachedFetchOne(db, where: "id", is: report.id) == nil,
+                      let agent = try AgentRecord.cachedFetchOne(db, where: "id", is: agentID),
+                      try ScanRecord.cachedFetchOne(db, where: "id", is: scan.id) == nil else { return nil }
                 return (try Self.hostsInScope(db, scan.hosts, segment: agent.segment).inside, agent.segment)
             }
             if let pending {
@@ -52,13 +52,13 @@ extension CoordinatorDatabase {
             }
         }
         let ack = try write { db in
-            if let existing = try ReportRecord.fetchOne(db, key: report.id) {
+            if let existing = try ReportRecord.cachedFetchOne(db, where: "id", is: report.id) {
                 guard existing.agentID == agentID else {
                     throw CoordinatorError.conflict("report ID \(report.id) was already used by another agent")
                 }
                 return ReportAck(reportID: report.id, duplicate: true)
             }
-            guard var agent = try AgentRecord.fetchOne(db, key: agentID) else { throw CoordinatorError.notFound("no agent \(agentID)") }
+            guard var agent = try AgentRecord.cachedFetchOne(db, where: "id", is: agentID) else { throw CoordinatorError.notFound("no agent \(agentID)") }
             let dropped = max(0, report.spoolDropped)
             try ReportRecord(id: report.id, agentID: agentID, createdAt: report.createdAt, receivedAt: now,
                              spoolDropped: dropped, bodyJSON: body).insert(db)
@@ -71,7 +71,7 @@ extension CoordinatorDatabase {
             agent.spoolDroppedTotal = Saturating.add(agent.spoolDroppedTotal, dropped)
             agent.reportsReceived = Saturating.add(agent.reportsReceived, 1)
             try agent.update(db)
-            try db.execute(sql: """
+            try db.cachedExecute(sql: """
                 DELETE FROM report WHERE id IN
                   (SELECT id FROM report WHERE agentID = ? ORDER BY receivedAt DESC, id DESC LIMIT ? OFFSET ?)
                 """, arguments: [agentID, Self.pruneBatch, max(retention.keepPerAgent, 1)])

@@ -37,7 +37,7 @@ extension CoordinatorDatabase {
 
     public func segmentScope(name: String) throws -> [String]? {
         try read { db in
-            try SegmentRecord.fetchOne(db, key: name).flatMap { try? CordonJSON.decode([String].self, from: $0.scopeJSON) }
+            try SegmentRecord.cachedFetchOne(db, where: "name", is: name).flatMap { try? CordonJSON.decode([String].self, from: $0.scopeJSON) }
         }
     }
 }

@@ -18,27 +18,47 @@ extension CoordinatorDatabase {
     /// number. Unless approval is required, each run is signed and queued at once.
     public func pushTask(_ request: TaskPushRequest, actor: String, now: Date = Date(),
                          sign: (TaskList) throws -> SignedTaskList) throws -> TaskView {
+        let queued = try queueTask(request, actor: actor, now: now, sign: sign)
+        guard let view = try task(id: queued.taskID) else { throw CoordinatorError.storage("task \(queued.taskID) vanished") }
+        return view
+    }
+
+    /// `pushTask` without building the view: the task's ID and the agents whose runs were
+    /// queued (none when it awaits approval), known as soon as the transaction commits.
+    public func queueTask(_ request: TaskPushRequest, actor: String, now: Date = Date(),
+                          sign: (TaskList) throws -> SignedTaskList) throws -> (taskID: String, agentIDs: [String]) {
         try request.file.validate(origin: "task file")
         guard request.expiresIn >= 10, request.expiresIn <= 7 * 86400 else { throw CordonError.invalidArgument("expiry must be between 10s and 7d") }
         let taskID = "tk-" + Self.randomHex(bytes: 8)
-        try write { db in
-            let agents: [AgentRecord]
+        let queued: [String] = try write { db in
+            // The agents' IDs and each one's last sequence number (two queries for a segment of
+            // any size; whole agent rows, facts included, and a query per agent cost a segment
+            // of 10,000 over a second).
+            let agents: [String]
+            var lastSequence: [String: Int64] = [:]
             switch request.target {
             case .agent(let id):
                 guard let agent = try AgentRecord.fetchOne(db, key: id) else { throw CoordinatorError.notFound("no agent with ID \(id)") }
                 guard agent.revokedAt == nil else { throw CoordinatorError.conflict("agent \(id) is revoked") }
-                agents = [agent]
+                agents = [agent.id]
+                lastSequence[id] = try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM taskRun WHERE agentID = ?", arguments: [id])
             case .segment(let name):
-                agents = try AgentRecord.filter(Column("segment") == name && Column("revokedAt") == nil).order(Column("id")).fetchAll(db)
+                agents = try String.fetchAll(db, sql: "SELECT id FROM agent WHERE segment = ? AND revokedAt IS NULL ORDER BY id", arguments: [name])
                 guard !agents.isEmpty else { throw CoordinatorError.notFound("segment \(name) has no enrolled, unrevoked agents") }
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT taskRun.agentID, MAX(taskRun.sequence) AS last FROM taskRun JOIN agent ON agent.id = taskRun.agentID
+                    WHERE agent.segment = ? GROUP BY taskRun.agentID
+                    """, arguments: [name]) {
+                    lastSequence[row["agentID"]] = row["last"]
+                }
             }
             let expiresAt = now.addingTimeInterval(request.expiresIn)
             try TaskRecord(id: taskID, description: request.file.description, target: request.target.description,
                            actionsJSON: try CordonJSON.encode(request.file.tasks), dryRun: request.dryRun, createdAt: now, createdBy: actor,
                            requireApproval: request.requireApproval, approvedBy: nil, approvedAt: nil, expiresAt: expiresAt).insert(db)
             for agent in agents {
-                let last = try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM taskRun WHERE agentID = ?", arguments: [agent.id]) ?? 0
-                var run = TaskRunRecord(id: "tl-" + Self.randomHex(bytes: 8), taskID: taskID, agentID: agent.id, sequence: last + 1,
+                let last = lastSequence[agent] ?? 0
+                var run = TaskRunRecord(id: "tl-" + Self.randomHex(bytes: 8), taskID: taskID, agentID: agent, sequence: last + 1,
                                         state: TaskState.pendingApproval.rawValue, signedJSON: nil, updatedAt: now, message: nil, resultsJSON: nil)
                 if !request.requireApproval {
                     run.signedJSON = try Self.signedRun(run, actions: request.file.tasks, description: request.file.description,
@@ -50,9 +70,9 @@ extension CoordinatorDatabase {
             }
             try Self.audit(db, at: now, actor: actor, action: "task.push", target: request.target.description,
                            detail: "\(taskID): \(request.file.tasks.map(\.summary).joined(separator: "; "))\(request.dryRun ? " (dry run)" : "")\(request.requireApproval ? " (awaiting approval)" : "")")
+            return request.requireApproval ? [] : agents
         }
-        guard let view = try task(id: taskID) else { throw CoordinatorError.storage("task \(taskID) vanished") }
-        return view
+        return (taskID, queued)
     }
 
     static func signedRun(_ run: TaskRunRecord, actions: [TaskAction], description: String?, dryRun: Bool, issuedBy: String, now: Date,
@@ -145,17 +165,17 @@ extension CoordinatorDatabase {
 
     /// The agent's oldest run not yet started, with its task's expiry.
     private static func nextRun(_ db: Database, agentID: String) throws -> (signedJSON: Data?, expiresAt: Date)? {
-        try Row.fetchOne(db, sql: """
+        try Row.fetchOne(db.cachedStatement(sql: """
             SELECT taskRun.signedJSON, task.expiresAt FROM taskRun JOIN task ON task.id = taskRun.taskID
             WHERE taskRun.agentID = ? AND taskRun.state IN ('queued', 'delivered')
             ORDER BY taskRun.sequence LIMIT 1
-            """, arguments: [agentID]).map { (signedJSON: $0["signedJSON"], expiresAt: $0["expiresAt"]) }
+            """), arguments: [agentID]).map { (signedJSON: $0["signedJSON"], expiresAt: $0["expiresAt"]) }
     }
 
     /// Records what an agent says about one of its runs.
     public func updateTaskRun(agentID: String, runID: String, update: TaskStatusUpdate, now: Date = Date()) throws -> TaskUpdateOutcome {
         try write { db in
-            guard var run = try TaskRunRecord.fetchOne(db, key: runID), run.agentID == agentID else { return .notFound }
+            guard var run = try TaskRunRecord.cachedFetchOne(db, where: "id", is: runID), run.agentID == agentID else { return .notFound }
             let current = TaskState(rawValue: run.state) ?? .queued
             switch update.state {
             case .pendingApproval, .queued, .cancelled, .expired:
@@ -189,7 +209,8 @@ extension CoordinatorDatabase {
             try Self.event(db, run: run.id, at: now, state: update.state, message: run.message ?? (update.state == .delivered ? "received by the agent" : nil))
             // Escrowed passwords only for the accounts this run was sent to rotate: an agent
             // cannot push junk in front of genuine escrowed passwords.
-            let task = try TaskRecord.fetchOne(db, key: run.taskID)
+            guard !update.secrets.isEmpty else { return .accepted(update.state) }
+            let task = try TaskRecord.cachedFetchOne(db, where: "id", is: run.taskID)
             let rotated = Set(((task.flatMap { try? CordonJSON.decode([TaskAction].self, from: $0.actionsJSON) }) ?? []).compactMap { action -> String? in
                 if case .rotatePassword(let user, _) = action { return user }
                 return nil
@@ -308,7 +329,7 @@ extension CoordinatorDatabase {
     /// Marks an agent as heard from (a long-poll is a contact).
     public func touch(agentID: String, now: Date = Date()) throws {
         try write { db in
-            try db.execute(sql: "UPDATE agent SET lastSeenAt = ? WHERE id = ?", arguments: [now, agentID])
+            try db.cachedExecute(sql: "UPDATE agent SET lastSeenAt = ? WHERE id = ?", arguments: [now, agentID])
         }
     }
 
