@@ -91,9 +91,24 @@ extension Request {
     ///
     /// A body sent with `Content-Encoding: gzip` is inflated first, to at most `limit` bytes
     /// too: a decompression bomb gets the same 413 as an oversized body, and nothing is stored.
-    mutating func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> (T, Data) {
-        var buffer = try await collectBody(upTo: limit)
-        switch headers[.contentEncoding]?.lowercased().trimmingCharacters(in: .whitespaces) {
+    mutating func decodeJSON<T: Decodable & Sendable>(_ type: T.Type, limit: Int) async throws -> (T, Data) {
+        let buffer = try await collectBody(upTo: limit)
+        let encoding = headers[.contentEncoding]?.lowercased().trimmingCharacters(in: .whitespaces)
+        // A large body (a full report: 100 KB and more, inflated and decoded in milliseconds) is
+        // decoded on the storage threads, so that a burst of reports does not hold Swift's
+        // cooperative threads, which answer every other request.
+        if buffer.readableBytes > Self.offloadedBodySize || encoding == BodyEncoding.gzip {
+            return try await CoordinatorDatabase.threads.runIfActive { try Self.decodeBody(type, buffer, encoding: encoding, limit: limit) }
+        }
+        return try Self.decodeBody(type, buffer, encoding: encoding, limit: limit)
+    }
+
+    /// Bodies larger than this are decoded off the cooperative pool.
+    static let offloadedBodySize = 16 << 10
+
+    private static func decodeBody<T: Decodable>(_ type: T.Type, _ body: ByteBuffer, encoding: String?, limit: Int) throws -> (T, Data) {
+        var buffer = body
+        switch encoding {
         case nil, "", "identity":
             break
         case BodyEncoding.gzip:

@@ -25,7 +25,8 @@ struct AuthMiddleware: RouterMiddleware {
               let identity = CordonIdentity(certificate: certificate), identity.role != .coordinator else {
             throw APIError(.forbidden, code: APIErrorCode.forbidden, "the client certificate carries no Cordon agent or operator identity")
         }
-        switch try database.access(serial: certificate.serialNumber.hex, identity: identity) {
+        let serial = certificate.serialNumber.hex
+        switch try await database.offload({ try database.access(serial: serial, identity: identity) }) {
         case .allowed:
             var context = context
             context.identity = identity

@@ -11,10 +11,12 @@ extension CoordinatorAPI {
             var request = request
             let (body, _) = try await request.decodeJSON(RenewRequest.self, limit: 64 * 1024)
             let csr = try parseCSR(body.csrPEM)
-            guard let detail = try database.agentDetail(id: agent.id, now: now()) else { throw APIError.notFound("no agent \(agent.id)") }
+            let asOf = now()
+            guard let detail = try await database.offload({ try database.agentDetail(id: agent.id, now: asOf) }) else { throw APIError.notFound("no agent \(agent.id)") }
             let certificate = try issue(csr: csr, identity: CordonIdentity(role: .agent, id: agent.id, segment: detail.agent.segment),
                                         lifetime: config.agentCertificateLifetime.seconds)
-            try database.recordRenewal(agentID: agent.id, certificate: certificate, now: now())
+            let renewedAt = now()
+            try await database.offload { try database.recordRenewal(agentID: agent.id, certificate: certificate, now: renewedAt) }
             context.logger.info("agent certificate renewed", metadata: ["agent.id": "\(agent.id)"])
             return try Response.json(CertificateResponse(agentID: agent.id, segment: detail.agent.segment, certificatePEM: certificate.pem,
                                                          caCertificatePEM: try ca.certificatePEM, notAfter: certificate.notAfter,
@@ -38,16 +40,19 @@ extension CoordinatorAPI {
                     context.logger.notice("an agent's clock agrees with the coordinator's again", metadata: metadata)
                 }
             }
-            try database.recordHeartbeat(agentID: agent.id, heartbeat: body, now: now())
-            return try Response.json(HeartbeatResponse(serverTime: now(), allowedScope: try database.segmentScope(name: agent.segment ?? ""),
-                                                       acceptsEncodings: [BodyEncoding.gzip]))
+            let receivedAt = now()
+            let scope = try await database.offload {
+                try database.recordHeartbeat(agentID: agent.id, heartbeat: body, now: receivedAt)
+                return try database.segmentScope(name: agent.segment ?? "")
+            }
+            return try Response.json(HeartbeatResponse(serverTime: now(), allowedScope: scope, acceptsEncodings: [BodyEncoding.gzip]))
         }
 
         group.get(RouterPath(APIPath.agentConfig)) { _, context in
             let agent = try agentIdentity(context)
             let segment = agent.segment ?? ""
             return try Response.json(AgentRemoteConfig(agentID: agent.id, segment: segment, serverTime: now(),
-                                                        allowedScope: try database.segmentScope(name: segment)))
+                                                        allowedScope: try await database.offload { try database.segmentScope(name: segment) }))
         }
 
         group.post(RouterPath(APIPath.reports)) { request, context in
@@ -74,9 +79,11 @@ extension CoordinatorAPI {
             }
             // Acknowledged only after the transaction commits: `ingest` returns after commit.
             let started = ContinuousClock.now
-            let (ack, transactions) = try database.ingestCountingTransactions(report: report, body: body, agentID: agent.id,
-                                                                              policy: config.inventoryPolicy, now: now(),
-                                                                              retention: config.reportRetention)
+            let receivedAt = now()
+            let (ack, transactions) = try await database.offload {
+                try database.ingestCountingTransactions(report: report, body: body, agentID: agent.id, policy: config.inventoryPolicy,
+                                                        now: receivedAt, retention: config.reportRetention)
+            }
             metrics.ingested(duration: ContinuousClock.now - started, hosts: report.scan?.hosts.count ?? 0, transactions: transactions)
             context.logger.debug("report stored", metadata: ["agent.id": "\(agent.id)", "report.id": "\(report.id)", "duplicate": "\(ack.duplicate)"])
             return try Response.json(ack, status: ack.duplicate ? .ok : .created)

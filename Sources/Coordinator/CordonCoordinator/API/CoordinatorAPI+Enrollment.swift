@@ -22,9 +22,12 @@ extension CoordinatorAPI {
             guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
                 throw APIError.badRequest("the CSR's signature does not verify with its own public key")
             }
-            let outcome = try database.enroll(token: body.token, hostname: body.hostname, agentVersion: body.agentVersion, now: now()) { agentID, segment in
-                try issue(csr: csr, identity: CordonIdentity(role: .agent, id: agentID, segment: segment),
-                          lifetime: config.agentCertificateLifetime.seconds)
+            let enrolledAt = now()
+            let outcome = try await database.offload {
+                try database.enroll(token: body.token, hostname: body.hostname, agentVersion: body.agentVersion, now: enrolledAt) { agentID, segment in
+                    try issue(csr: csr, identity: CordonIdentity(role: .agent, id: agentID, segment: segment),
+                              lifetime: config.agentCertificateLifetime.seconds)
+                }
             }
             switch outcome {
             case .refused(let refusal):

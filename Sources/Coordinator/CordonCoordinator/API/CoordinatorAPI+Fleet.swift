@@ -8,7 +8,8 @@ extension CoordinatorAPI {
         group.get(RouterPath(APIPath.hosts)) { request, _ in
             let q = request.uri.queryParameters
             let worm = try q["exposedTo"].map { try Self.worm(String($0)) }
-            return try Response.json(try database.hosts(segment: q["segment"].map(String.init), exposedTo: worm))
+            let segment = q["segment"].map(String.init)
+            return try await database.offload { try Response.json(try database.hosts(segment: segment, exposedTo: worm)) }
         }
 
         group.get(RouterPath(APIPath.findings)) { request, _ in
@@ -33,12 +34,13 @@ extension CoordinatorAPI {
             }
             let limit = try request.intQuery("limit")
             if let limit, !(1...10_000_000).contains(limit) { throw APIError.badRequest("'limit' must be 1-10000000, got \(limit)") }
-            return try Response.json(try database.findings(filter, limit: limit))
+            let chosen = filter
+            return try await database.offload { try Response.json(try database.findings(chosen, limit: limit)) }
         }
 
         group.get(RouterPath(APIPath.inventory + "/:agent")) { _, context in
             let agent = try context.parameters.require("agent")
-            guard let view = try database.inventory(agentID: agent) else {
+            guard let view = try await database.offload({ try database.inventory(agentID: agent) }) else {
                 throw APIError.notFound("no inventory for agent \(agent) (unknown agent, or none reported yet)")
             }
             return try Response.json(view)
@@ -48,7 +50,8 @@ extension CoordinatorAPI {
             let q = request.uri.queryParameters
             let since = try request.dateQuery("since")
             let limit = try request.intQuery("limit") ?? 1000
-            return try Response.json(try database.changes(since: since, segment: q["segment"].map(String.init), agentID: q["agent"].map(String.init), limit: limit))
+            let segment = q["segment"].map(String.init), agentID = q["agent"].map(String.init)
+            return try await database.offload { try Response.json(try database.changes(since: since, segment: segment, agentID: agentID, limit: limit)) }
         }
     }
 

@@ -16,24 +16,30 @@ extension CoordinatorAPI {
             case "attention": listing = .attention(limit: limit)
             case let other?: throw APIError.badRequest("'agents' must be all or attention, got \(Terminal.sanitize(other, limit: 40).debugDescription)")
             }
-            return try Response.json(try database.fleetStatus(now: now(), agents: listing))
+            let asOf = now(), chosen = listing
+            return try await database.offload { try Response.json(try database.fleetStatus(now: asOf, agents: chosen)) }
         }
 
         group.get(RouterPath(APIPath.agents)) { request, _ in
-            var agents = try database.agentSummaries(now: now())
-            if let segment = request.uri.queryParameters["segment"] { agents = agents.filter { $0.segment == String(segment) } }
-            return try Response.json(agents)
+            let asOf = now(), segment = request.uri.queryParameters["segment"].map(String.init)
+            return try await database.offload {
+                var agents = try database.agentSummaries(now: asOf)
+                if let segment { agents = agents.filter { $0.segment == segment } }
+                return try Response.json(agents)
+            }
         }
 
         group.get(RouterPath(APIPath.agents + "/:id")) { _, context in
             let id = try context.parameters.require("id")
-            guard let detail = try database.agentDetail(id: id, now: now()) else { throw APIError.notFound("no agent with ID \(id)") }
+            let asOf = now()
+            guard let detail = try await database.offload({ try database.agentDetail(id: id, now: asOf) }) else { throw APIError.notFound("no agent with ID \(id)") }
             return try Response.json(detail)
         }
 
         group.post(RouterPath(APIPath.agents + "/:id/revoke")) { _, context in
             let id = try context.parameters.require("id")
-            let result = try database.revokeAgent(id: id, actor: context.actor, now: now())
+            let actor = context.actor, revokedAt = now()
+            let result = try await database.offload { try database.revokeAgent(id: id, actor: actor, now: revokedAt) }
             context.logger.notice("agent revoked", metadata: ["agent.id": "\(id)", "by": "\(context.actor)"])
             return try Response.json(result)
         }
@@ -41,7 +47,8 @@ extension CoordinatorAPI {
         group.post(RouterPath(APIPath.tokens)) { request, context in
             var request = request
             let (body, _) = try await request.decodeJSON(TokenCreateRequest.self, limit: 64 * 1024)
-            let token = try database.createToken(segment: body.segment, ttl: body.ttlSeconds, uses: body.uses, actor: context.actor, now: now())
+            let actor = context.actor, createdAt = now()
+            let token = try await database.offload { try database.createToken(segment: body.segment, ttl: body.ttlSeconds, uses: body.uses, actor: actor, now: createdAt) }
             return try Response.json(TokenCreateResponse(token: token.token, segment: token.segment, expiresAt: token.expiresAt, uses: token.uses),
                                      status: .created)
         }
@@ -49,7 +56,7 @@ extension CoordinatorAPI {
         group.get(RouterPath(APIPath.audit)) { request, _ in
             let limit = try request.intQuery("limit") ?? 200
             let since = try request.dateQuery("since")
-            return try Response.json(try database.auditEntries(since: since, limit: limit))
+            return try await database.offload { try Response.json(try database.auditEntries(since: since, limit: limit)) }
         }
     }
 }

@@ -11,9 +11,16 @@ extension CoordinatorAPI {
             let asked = try request.secondsQuery("wait") ?? config.longPollTimeout.seconds
             let wait = max(0, min(asked, config.longPollTimeout.seconds))
             let deadline = ContinuousClock.now + .milliseconds(Int64(wait * 1000))
-            try database.touch(agentID: agent.id, now: now())
+            let polledAt = now()
+            var first = pollSightings.due(agent.id)
             while true {
-                if let signed = try database.nextTaskRun(agentID: agent.id, now: now()) {
+                let asOf = now(), touch = first
+                first = false
+                let next = try await database.offload {
+                    if touch { try database.touch(agentID: agent.id, now: polledAt) }
+                    return try database.nextTaskRun(agentID: agent.id, now: asOf)
+                }
+                if let signed = next {
                     context.logger.info("task delivered", metadata: ["agent.id": "\(agent.id)"])
                     return try Response.json(signed)
                 }
@@ -33,7 +40,8 @@ extension CoordinatorAPI {
             var request = request
             let (refusal, _) = try await request.decodeJSON(LocalRefusal.self, limit: 64 << 10)
             guard CordonName.isValid(refusal.id), refusal.id.utf8.count <= 100 else { throw APIError.badRequest("id must be a short name (letters, digits, -)") }
-            let recorded = try database.recordLocalRefusal(agentID: agent.id, refusal, now: now())
+            let refusedAt = now()
+            let recorded = try await database.offload { try database.recordLocalRefusal(agentID: agent.id, refusal, now: refusedAt) }
             context.logger.warning("agent refused a task list locally", metadata: ["agent.id": "\(agent.id)", "refusal.id": "\(refusal.id)"])
             return try Response.json(LocalRefusalAck(id: refusal.id, duplicate: !recorded))
         }
@@ -43,7 +51,8 @@ extension CoordinatorAPI {
             let runID = try context.parameters.require("id")
             var request = request
             let (update, _) = try await request.decodeJSON(TaskStatusUpdate.self, limit: 4 << 20)
-            switch try database.updateTaskRun(agentID: agent.id, runID: runID, update: update, now: now()) {
+            let updatedAt = now()
+            switch try await database.offload({ try database.updateTaskRun(agentID: agent.id, runID: runID, update: update, now: updatedAt) }) {
             case .accepted(let state):
                 context.logger.info("task status", metadata: ["agent.id": "\(agent.id)", "task.id": "\(runID)", "state": "\(state.rawValue)"])
                 return try Response.json(TaskStatusAck(taskID: runID, state: state))
@@ -60,35 +69,52 @@ extension CoordinatorAPI {
         group.post(RouterPath(APIPath.tasks)) { request, context in
             var request = request
             let (push, _) = try await request.decodeJSON(TaskPushRequest.self, limit: 1 << 20)
-            let view = try database.pushTask(push, actor: context.actor, now: now()) { try SignedTaskList.sign($0, with: keys.taskSigningKey) }
-            await dispatcher.notify(view.runs.filter { $0.state == .queued }.map(\.agentID))
-            return try Response.json(view, status: .created)
+            let actor = context.actor, pushedAt = now()
+            let queued = try await database.offload {
+                try database.queueTask(push, actor: actor, now: pushedAt) { try SignedTaskList.sign($0, with: keys.taskSigningKey) }
+            }
+            // The agents' held polls are woken before the (possibly large) answer is built.
+            await dispatcher.notify(queued.agentIDs)
+            return try await database.offload {
+                guard let view = try database.task(id: queued.taskID) else { throw CoordinatorError.storage("task \(queued.taskID) vanished") }
+                return try Response.json(view, status: .created)
+            }
         }
 
         group.get(RouterPath(APIPath.tasks)) { request, _ in
-            try database.expireOverdueTasks(now: now())
             let q = request.uri.queryParameters
             let limit = try request.intQuery("limit") ?? 100
-            return try Response.json(try database.tasks(agentID: q["agent"].map(String.init), segment: q["segment"].map(String.init), limit: limit))
+            let agentID = q["agent"].map(String.init), segment = q["segment"].map(String.init), asOf = now()
+            return try await database.offload {
+                try database.expireOverdueTasks(now: asOf)
+                return try Response.json(try database.tasks(agentID: agentID, segment: segment, limit: limit))
+            }
         }
 
         group.get(RouterPath(APIPath.tasks + "/:id")) { _, context in
             let id = try context.parameters.require("id")
             // A question about an unknown task changes nothing: look first, expire after.
-            guard try database.task(id: id) != nil else { throw APIError.notFound("no task \(id)") }
-            try database.expireOverdueTasks(now: now())
-            guard let view = try database.task(id: id) else { throw APIError.notFound("no task \(id)") }
-            return try Response.json(view)
+            let asOf = now()
+            return try await database.offload {
+                guard try database.task(id: id) != nil else { throw APIError.notFound("no task \(id)") }
+                try database.expireOverdueTasks(now: asOf)
+                guard let view = try database.task(id: id) else { throw APIError.notFound("no task \(id)") }
+                return try Response.json(view)
+            }
         }
 
         group.post(RouterPath(APIPath.tasks + "/:id/cancel")) { _, context in
             let id = try context.parameters.require("id")
-            return try Response.json(try database.cancelTask(id: id, actor: context.actor, now: now()))
+            let actor = context.actor, cancelledAt = now()
+            return try await database.offload { try Response.json(try database.cancelTask(id: id, actor: actor, now: cancelledAt)) }
         }
 
         group.post(RouterPath(APIPath.tasks + "/:id/approve")) { _, context in
             let id = try context.parameters.require("id")
-            let view = try database.approveTask(id: id, actor: context.actor, now: now()) { try SignedTaskList.sign($0, with: keys.taskSigningKey) }
+            let actor = context.actor, approvedAt = now()
+            let view = try await database.offload {
+                try database.approveTask(id: id, actor: actor, now: approvedAt) { try SignedTaskList.sign($0, with: keys.taskSigningKey) }
+            }
             await dispatcher.notify(view.runs.filter { $0.state == .queued }.map(\.agentID))
             return try Response.json(view)
         }
@@ -97,10 +123,13 @@ extension CoordinatorAPI {
         /// (`cordon tasks export`, then `cordon-agent apply` on the jump host).
         group.get(RouterPath(APIPath.tasks + "/:id/signed")) { _, context in
             let id = try context.parameters.require("id")
-            let lists = try database.signedLists(taskID: id)
-            guard !lists.isEmpty else { throw APIError.notFound("task \(id) has no signed lists (unknown, or awaiting approval)") }
-            try database.appendAudit(actor: context.actor, action: "task.export", target: "task:\(id)", detail: "\(lists.count) signed list(s)", now: now())
-            return try Response.json(lists)
+            let actor = context.actor, exportedAt = now()
+            return try await database.offload {
+                let lists = try database.signedLists(taskID: id)
+                guard !lists.isEmpty else { throw APIError.notFound("task \(id) has no signed lists (unknown, or awaiting approval)") }
+                try database.appendAudit(actor: actor, action: "task.export", target: "task:\(id)", detail: "\(lists.count) signed list(s)", now: exportedAt)
+                return try Response.json(lists)
+            }
         }
 
         group.get(RouterPath(APIPath.secrets)) { request, context in
@@ -110,7 +139,8 @@ extension CoordinatorAPI {
             }
             guard TaskAction.isAccountName(user) else { throw APIError.badRequest("user is not a valid account name") }
             let escrowKey = try secretsKey()
-            let found = try database.escrowedSecrets(agentID: agent, user: user, actor: context.actor, now: now())
+            let actor = context.actor, readAt = now()
+            let found = try await database.offload { try database.escrowedSecrets(agentID: agent, user: user, actor: actor, now: readAt) }
             var views: [SecretView] = []
             var unreadable: [String] = []
             for (secret, runID) in zip(found.secrets, found.runIDs) {
@@ -139,16 +169,19 @@ extension CoordinatorAPI {
     func addPlanRoutes(to group: RouterGroup<CordonRequestContext>) {
         group.get(RouterPath(APIPath.plan)) { request, _ in
             guard let segment = request.uri.queryParameters["segment"].map(String.init) else { throw APIError.badRequest("give segment") }
-            let agents = try database.agentSummaries(now: now()).filter { $0.segment == segment && $0.revokedAt == nil }
-            guard !agents.isEmpty else { throw APIError.notFound("segment \(segment) has no enrolled, unrevoked agents") }
-            let jumpHosts = try agents.map { agent in
-                let facts = try database.agentDetail(id: agent.id, now: now())?.facts
-                return RemediationPlanner.JumpHost(agentID: agent.id, hostName: agent.hostname, inventory: try database.inventory(agentID: agent.id)?.inventory,
-                                                   policy: facts?.policy, policyNote: facts?.policyError.map { "its policy file is invalid: \($0)" })
+            let asOf = now()
+            return try await database.offload {
+                let agents = try database.agentSummaries(now: asOf).filter { $0.segment == segment && $0.revokedAt == nil }
+                guard !agents.isEmpty else { throw APIError.notFound("segment \(segment) has no enrolled, unrevoked agents") }
+                let jumpHosts = try agents.map { agent in
+                    let facts = try database.agentDetail(id: agent.id, now: asOf)?.facts
+                    return RemediationPlanner.JumpHost(agentID: agent.id, hostName: agent.hostname, inventory: try database.inventory(agentID: agent.id)?.inventory,
+                                                       policy: facts?.policy, policyNote: facts?.policyError.map { "its policy file is invalid: \($0)" })
+                }
+                let plan = RemediationPlanner.plan(segment: segment, jumpHosts: jumpHosts, findings: try database.findings(FindingFilter(segment: segment)),
+                                                   hosts: try database.hosts(segment: segment), now: asOf)
+                return try Response.json(plan)
             }
-            let plan = RemediationPlanner.plan(segment: segment, jumpHosts: jumpHosts, findings: try database.findings(FindingFilter(segment: segment)),
-                                               hosts: try database.hosts(segment: segment), now: now())
-            return try Response.json(plan)
         }
     }
 }

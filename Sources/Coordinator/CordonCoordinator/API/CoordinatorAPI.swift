@@ -21,6 +21,8 @@ public struct CoordinatorAPI: Sendable {
     /// Agents whose clocks are off, so that the log says so when it starts and when it ends,
     /// not on every heartbeat.
     let skewedClocks = SkewedClocks()
+    /// Long-polls record their agent as seen at most every 30 s.
+    let pollSightings = PollSightings()
     /// Requests answered, by status.
     public let requestStats = RequestStats()
     /// What `/metrics` shows.
@@ -80,6 +82,28 @@ public struct CoordinatorAPI: Sendable {
         }
         return IssuedCertificate(serial: certificate.serialNumber.hex, notAfter: certificate.notValidAfter,
                                  pem: try certificate.serializeAsPEM().pemString)
+    }
+}
+
+/// When a long-poll last recorded each agent as seen. Agents re-poll every 25 s and after
+/// each task list, and each recording is a write transaction; heartbeats record the agent too.
+/// So a poll records it at most once per `interval`: `lastSeenAt` lags by at most that much,
+/// far below the minutes it takes an agent to turn late.
+final class PollSightings: Sendable {
+    private let last = Mutex([String: ContinuousClock.Instant]())
+    let interval: Duration
+
+    init(interval: Duration = .seconds(30)) { self.interval = interval }
+
+    /// True when this poll should record the agent (and notes that it does).
+    func due(_ agentID: String, now: ContinuousClock.Instant = .now) -> Bool {
+        last.withLock { seen in
+            if let at = seen[agentID], now - at < interval { return false }
+            // Bounded: an entry per agent that polled; a table past a million is started over.
+            if seen.count >= 1_000_000 { seen.removeAll() }
+            seen[agentID] = now
+            return true
+        }
     }
 }
 

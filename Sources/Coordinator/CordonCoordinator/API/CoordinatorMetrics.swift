@@ -74,7 +74,7 @@ public final class CoordinatorMetrics: Sendable {
 
     /// Reads the fleet's gauges and returns the whole registry in Prometheus' text format.
     public func render(database: CoordinatorDatabase, dispatcher: TaskDispatcher, now: Date) async throws -> String {
-        let fleet = try database.metricsSnapshot(now: now)
+        let fleet = try await database.offload { try database.metricsSnapshot(now: now) }
         for state in AgentState.allCases {
             gauge("cordon_agents", [("state", state.rawValue)]).record(fleet.agentsByState[state] ?? 0)
         }

@@ -78,7 +78,8 @@ public struct ReportRetentionService: Service {
         while !Task.isCancelled {
             let emptied: Int
             do {
-                emptied = try database.emptyReportBodies(receivedBefore: cutoff, limit: batch)
+                let database = database, batch = batch
+                emptied = try await database.offload { try database.emptyReportBodies(receivedBefore: cutoff, limit: batch) }
             } catch {
                 logger.error("report retention: could not empty old report bodies", metadata: ["error": "\(error)"])
                 throw error

@@ -1,0 +1,47 @@
+@testable import CordonCoordinator
+import CordonShared
+import Foundation
+import GRDB
+import NIOSSL
+import Testing
+
+/// Storage work runs on the coordinator's storage threads, not on Swift's cooperative pool
+/// (one thread per core): requests waiting for the database writer do not stop the requests
+/// that need no database.
+@Suite(.serialized) struct StorageThreadsTests {
+    @Test func requestsWaitingForTheWriterDoNotStopOthers() async throws {
+        let fleet = try await LiveFleet.start()
+        let agent = try await fleet.enrollAgent(name: "busy")
+        let agentClient = try fleet.rawAsAgent(agent)
+        var unverified = TLSConfiguration.makeClientConfiguration()
+        unverified.certificateVerification = .none   // as `cordon-agent enroll` fetches the CA, before pinning it
+        let open = RawClient(baseURL: fleet.url, tls: unverified)
+        let heartbeat = try CordonJSON.encode(Heartbeat(sentAt: Date(), agentVersion: "v", heartbeatInterval: 30, reportInterval: 300,
+                                                        spoolDepth: 0, spoolDropped: 0))
+        // A writer held for 1.5 s (as a long transaction would), on a thread of its own.
+        let held = Thread {
+            try? fleet.database.writer.write { _ in Thread.sleep(forTimeInterval: 1.5) }
+        }
+        held.start()
+        try await Task.sleep(for: .milliseconds(100))
+        let clock = ContinuousClock()
+        let start = clock.now
+        // Sixteen heartbeats, each waiting for the writer: more than the cooperative pool's
+        // threads on any machine with at most 16 cores.
+        let beats = (0..<16).map { _ in Task { try await agentClient.send(.POST, APIPath.heartbeat, body: heartbeat) } }
+        try await Task.sleep(for: .milliseconds(200))
+        // A request that needs no database (the CA for enrollment) is answered meanwhile.
+        let ca = try await open.send(.GET, APIPath.enrollCA, headers: [])
+        let answeredIn = clock.now - start
+        #expect(ca.status == 200)
+        #expect(answeredIn < .milliseconds(1_100), "the CA was answered in \(answeredIn) while the writer was held for 1.5 s")
+        for beat in beats {
+            let reply = try await beat.value
+            #expect(reply.status == 200, "every heartbeat is answered once the writer is free")
+        }
+        #expect(clock.now - start >= .milliseconds(1_200), "the heartbeats did wait for the writer")
+        await open.shutdown()
+        await agentClient.shutdown()
+        await fleet.finish()
+    }
+}
