@@ -25,11 +25,13 @@ find_cordon() {
     python3 -c 'import cryptography' 2>/dev/null || die "needs the Python cryptography package (apt-get install python3-cryptography)"
 }
 
-# One connection per agent on each side (two with long-polls): raise the open-files limit.
+# raise_fd_limit N: N open files for this shell and its children (the coordinator and the
+# generator each hold one per open connection; each process has its own limit).
 raise_fd_limit() {
-    local want=$1
-    if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want" ]; then
-        ulimit -Hn "$want" 2>/dev/null || die "needs $want open files (ulimit -Hn); run as root"
+    local want=$1 hard
+    hard=$(ulimit -Hn)
+    if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then
+        ulimit -Hn "$want" 2>/dev/null || die "needs $want open files per process; the hard limit is $hard and cannot be raised here (raising it needs CAP_SYS_RESOURCE); lower AGENTS"
     fi
     ulimit -Sn "$(ulimit -Hn)"
 }

@@ -47,7 +47,9 @@ done
 find_cordon "${1:-}"
 AGENT_BIN=$(dirname "$CORDON")/cordon-agent
 [ "$BURST_RATE" = 0 ] || [ -x "$AGENT_BIN" ] || die "no cordon-agent beside $CORDON (the burst's inventory comes from it)"
-raise_fd_limit $(( 3 * AGENTS + 4096 ))
+# An agent holds its connection 20 s after each request: with a heartbeat each minute about a
+# third of them are open at once (all of them with long-polls, which hold a second one).
+[ "$LONG_POLL" = 1 ] && raise_fd_limit $(( 2 * AGENTS + 4096 )) || raise_fd_limit $(( AGENTS * 20 / HEARTBEAT + AGENTS / 10 + 4096 ))
 
 CACHE=$REPO/.build-bench/fleet-$AGENTS
 WORK=$(mktemp -d /tmp/cordon-fleet-load.XXXXXX)

@@ -666,7 +666,7 @@ async def push(args):
     await asyncio.gather(*tasks, return_exceptions=True)
     times = list(received.values())
     result = {"agents": args.count, "received": len(times), "pushCommandSeconds": round(push_seconds, 3),
-              "p50s": round(percentile(times, 50), 3) if times else None, "p99s": round(percentile(times, 99), 3) if times else None,
+              "firstS": round(min(times), 3) if times else None, "p50s": round(percentile(times, 50), 3) if times else None, "p99s": round(percentile(times, 99), 3) if times else None,
               "maxs": round(max(times), 3) if times else None, "allInSeconds": round(all_in, 3) if len(times) == args.count else None,
               "connectSeconds": round(connected_in, 1), "errors": {f"{k}: {t}": n for (k, t), n in stats.errors.items()},
               "generatorCores": round(figures["generatorCores"], 2)}
