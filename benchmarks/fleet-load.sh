@@ -26,7 +26,7 @@
 # the database's size at the end.
 #
 # usage: [AGENTS=50000] [DURATION=300] [HEARTBEAT=60] [REPORT=300] [LONG_POLL=0]
-#        [BURST_RATE=500] [BURST_SECONDS=10] [SEGMENT_SIZE=1000] [FRESH=0]
+#        [BURST_RATE=500] [BURST_SECONDS=10] [SEGMENT_SIZE=1000] [IDLE=20] [FRESH=0]
 #        benchmarks/fleet-load.sh [DIR with cordon and cordon-agent]
 #   the directory defaults to dist/bin (scripts/package), else .build/release.
 set -euo pipefail
@@ -40,16 +40,19 @@ LONG_POLL=${LONG_POLL:-0}
 BURST_RATE=${BURST_RATE:-500}
 BURST_SECONDS=${BURST_SECONDS:-10}
 SEGMENT_SIZE=${SEGMENT_SIZE:-1000}
-for v in AGENTS DURATION HEARTBEAT REPORT BURST_RATE BURST_SECONDS SEGMENT_SIZE; do
+IDLE=${IDLE:-20}
+for v in AGENTS DURATION HEARTBEAT REPORT BURST_RATE BURST_SECONDS SEGMENT_SIZE IDLE; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number"
 done
 [ "$AGENTS" -ge 1 ] && [ "$HEARTBEAT" -ge 1 ] && [ "$SEGMENT_SIZE" -ge 1 ] || die "AGENTS, HEARTBEAT and SEGMENT_SIZE must be at least 1"
 find_cordon "${1:-}"
 AGENT_BIN=$(dirname "$CORDON")/cordon-agent
 [ "$BURST_RATE" = 0 ] || [ -x "$AGENT_BIN" ] || die "no cordon-agent beside $CORDON (the burst's inventory comes from it)"
-# An agent holds its connection 20 s after each request: with a heartbeat each minute about a
-# third of them are open at once (all of them with long-polls, which hold a second one).
-[ "$LONG_POLL" = 1 ] && raise_fd_limit $(( 2 * AGENTS + 4096 )) || raise_fd_limit $(( AGENTS * 20 / HEARTBEAT + AGENTS / 10 + 4096 ))
+# An agent holds its connection IDLE seconds after each request (the agent's client: 20 s):
+# with a heartbeat each minute about a third of them are open at once (all of them with
+# long-polls, which hold one more). IDLE lower than 20 keeps fewer open where the open-files
+# limit cannot be raised; the request and handshake rates stay the same while IDLE < HEARTBEAT.
+[ "$LONG_POLL" = 1 ] && raise_fd_limit $(( 2 * AGENTS + 4096 )) || raise_fd_limit $(( AGENTS * (IDLE + 2) / HEARTBEAT + 2048 ))
 
 CACHE=$REPO/.build-bench/fleet-$AGENTS
 WORK=$(mktemp -d /tmp/cordon-fleet-load.XXXXXX)
@@ -58,7 +61,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "Cordon fleet load: $("$CORDON" --version)"
-echo "  AGENTS=$AGENTS DURATION=${DURATION}s HEARTBEAT=${HEARTBEAT}s REPORT=${REPORT}s LONG_POLL=$LONG_POLL BURST_RATE=$BURST_RATE/s BURST_SECONDS=${BURST_SECONDS}s"
+echo "  AGENTS=$AGENTS DURATION=${DURATION}s HEARTBEAT=${HEARTBEAT}s REPORT=${REPORT}s IDLE=${IDLE}s LONG_POLL=$LONG_POLL BURST_RATE=$BURST_RATE/s BURST_SECONDS=${BURST_SECONDS}s"
 prepare_fleet "$CACHE" "$AGENTS" "$SEGMENT_SIZE" seg
 CA=$CACHE/operator/ca.crt
 
@@ -97,7 +100,7 @@ args=(--url "$URL" --ca "$CA" --dir "$CACHE/agents" --count "$AGENTS" --server-p
 [ "$LONG_POLL" = 1 ] && poll=(--long-poll) || poll=()
 echo
 echo "Steady load for ${DURATION}s ..."
-python3 "$HERE/fleet_load.py" load "${args[@]}" --duration "$DURATION" --heartbeat "$HEARTBEAT" --report "$REPORT" "${poll[@]}" > "$WORK/steady.json"
+python3 "$HERE/fleet_load.py" load "${args[@]}" --duration "$DURATION" --heartbeat "$HEARTBEAT" --report "$REPORT" --idle "$IDLE" "${poll[@]}" > "$WORK/steady.json"
 report "$WORK/steady.json" "Steady (heartbeat each ${HEARTBEAT}s, small report each ${REPORT}s$([ "$LONG_POLL" = 1 ] && echo ', long-polls held'))"
 cp "$WORK/steady.json" "$CACHE/last-steady.json"
 

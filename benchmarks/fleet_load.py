@@ -42,7 +42,7 @@ import time
 
 PROTOCOL = "1.0"
 AGENT_VERSION = "0.1.0-fleet-load"
-IDLE_CLOSE = 20.0          # the agent's HTTP client closes a connection idle this long
+IDLE_CLOSE = 20.0          # the agent's HTTP client closes a connection idle this long (--idle)
 REQUEST_TIMEOUT = 60.0
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -109,6 +109,7 @@ class Connection:
         self.reader, self.writer = reader, writer
         self.last_used = time.monotonic()
         self.closed = False
+        self.busy = False
 
     def close(self):
         if not self.closed:
@@ -124,8 +125,12 @@ class Connection:
             head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
             if gzip_body:
                 head.append("Content-Encoding: gzip")
-        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        status, payload, close = await asyncio.wait_for(self._response(), timeout)
+        self.busy = True
+        try:
+            self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+            status, payload, close = await asyncio.wait_for(self._response(), timeout)
+        finally:
+            self.busy = False
         self.last_used = time.monotonic()
         if close:
             self.close()
@@ -213,6 +218,7 @@ class Fleet:
             sys.exit(f"{directory} holds {len(self.agents)} identities, {count} asked for")
         self.agents = self.agents[:count]
         self.handshake_slots = asyncio.Semaphore(48)   # under the coordinator's 64 per address
+        self.idle = IDLE_CLOSE
 
     def context(self, agent):
         if agent.ctx is None:
@@ -237,7 +243,7 @@ class Fleet:
         new one (heartbeats and reports are idempotent)."""
         for attempt in range(2):
             conn = getattr(agent, slot) if slot == "conn" else None
-            if conn is not None and (conn.closed or time.monotonic() - conn.last_used > IDLE_CLOSE):
+            if conn is not None and (conn.closed or time.monotonic() - conn.last_used > self.idle):
                 conn.close()
                 conn = None
             fresh = conn is None
@@ -448,6 +454,18 @@ def enroll(args):
 
 # ---- load ------------------------------------------------------------------------------------
 
+async def close_idle(fleet, idle, duration):
+    """Closes connections idle `idle` seconds, as the agent's client does (a connection is
+    otherwise only looked at when the agent next uses it)."""
+    end = time.monotonic() + duration
+    while time.monotonic() < end:
+        await asyncio.sleep(1)
+        cutoff = time.monotonic() - idle
+        for a in fleet.agents:
+            if a.conn is not None and not a.conn.closed and a.conn.last_used < cutoff and not a.conn.busy:
+                a.conn.close()
+
+
 def summarize(stats, kinds):
     rows = {}
     for kind in kinds:
@@ -464,8 +482,10 @@ def summarize(stats, kinds):
 async def load(args):
     ca_pem = open(args.ca).read()
     fleet = Fleet(args.url, args.dir, args.count, ca_pem)
+    fleet.idle = args.idle
     stats = Stats()
     rng = random.Random(args.seed)
+    idle_closer = asyncio.ensure_future(close_idle(fleet, args.idle, args.duration))
     bodies = None
     if args.full_rate > 0:
         made = time.monotonic()
@@ -560,6 +580,7 @@ async def load(args):
     await asyncio.gather(*tasks)
     burst = await burst_task if burst_task else None
     figures = meter.read()
+    idle_closer.cancel()
     for a in fleet.agents:
         if a.conn:
             a.conn.close()
@@ -697,6 +718,7 @@ def main():
     l.add_argument("--heartbeat", type=float, default=60)
     l.add_argument("--report", type=float, default=300, help="small-report interval (0: none)")
     l.add_argument("--long-poll", action="store_true")
+    l.add_argument("--idle", type=float, default=IDLE_CLOSE, help="close an agent's connection idle this long (the agent's client: 20 s)")
     l.add_argument("--full-rate", type=float, default=0, help="full reports per second in the burst (0: none)")
     l.add_argument("--full-seconds", type=float, default=10)
     l.add_argument("--full-after", type=float, default=0)
