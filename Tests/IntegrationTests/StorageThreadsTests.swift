@@ -45,3 +45,31 @@ import Testing
         await fleet.finish()
     }
 }
+
+/// Reports beyond `reportIngest.maxConcurrent` wait their turn, at most `maxWait`, then get
+/// 503 `busy` with Retry-After and nothing stored; sent again, they are stored.
+@Suite(.serialized) struct IngestSlotsLiveTests {
+    @Test func aReportBeyondTheSlotsIsDeferredNotLost() async throws {
+        let fleet = try await LiveFleet.start { $0.reportIngest = .init(maxConcurrent: 1, maxWait: .init(seconds: 0.3)) }
+        let agent = try await fleet.enrollAgent(name: "busy")
+        let client = try fleet.rawAsAgent(agent)
+        func report(_ id: String) throws -> Data {
+            try CordonJSON.encode(AgentReport(id: id, createdAt: Date(), facts: AgentFacts(hostname: "busy", osRelease: "o", kernel: "k", agentVersion: "v",
+                                                                                          uptimeSeconds: 1, addresses: [])))
+        }
+        let held = Thread { try? fleet.database.writer.write { _ in Thread.sleep(forTimeInterval: 1.5) } }
+        held.start()
+        try await Task.sleep(for: .milliseconds(100))
+        let first = Task { try await client.send(.POST, APIPath.reports, body: try report("report-first")) }
+        try await Task.sleep(for: .milliseconds(200))   // the first holds the one slot, waiting for the writer
+        let second = try await client.send(.POST, APIPath.reports, body: try report("report-second"))
+        #expect(second.status == 503)
+        #expect(second.error?.error == APIErrorCode.busy, "\(String(describing: second.error))")
+        #expect(second.header("Retry-After") == "10")
+        #expect(try await first.value.status == 201, "the report holding the slot is stored once the writer is free")
+        #expect(try fleet.database.reportIDs(agentID: agent.id) == ["report-first"], "nothing of the deferred report was stored")
+        #expect(try await client.send(.POST, APIPath.reports, body: try report("report-second")).status == 201, "sent again, it is stored")
+        await client.shutdown()
+        await fleet.finish()
+    }
+}

@@ -57,37 +57,55 @@ extension CoordinatorAPI {
 
         group.post(RouterPath(APIPath.reports)) { request, context in
             let agent = try agentIdentity(context)
-            var request = request
-            let (report, body) = try await request.decodeJSON(AgentReport.self, limit: maxBody)
-            guard AgentReport.isValidID(report.id) else { throw APIError.badRequest("'id' must be 8-64 letters, digits or '-'") }
-            guard report.protocolVersion.isSpoken else {
-                throw APIError(.badRequest, code: APIErrorCode.unsupportedProtocol,
-                               "report protocol version \(report.protocolVersion) is not spoken here; this coordinator speaks \(ProtocolVersion.spokenDescription)")
+            guard await ingestSlots.acquire() else {
+                context.logger.notice("report deferred: too many being stored at once", metadata: ["agent.id": "\(agent.id)"])
+                throw APIError(.serviceUnavailable, code: APIErrorCode.busy,
+                               "the coordinator is storing \(ingestSlots.limit) reports already and this one waited \(ingestSlots.maxWait); nothing was read, send it again later",
+                               retryAfter: 10)
             }
-            guard (0...Int(Int32.max)).contains(report.spoolDropped) else {
-                throw APIError.badRequest("'spoolDropped' must be between 0 and \(Int32.max), got \(report.spoolDropped)")
+            do {
+                let response = try await storeReport(request, agent: agent, context: context)
+                await ingestSlots.release()
+                return response
+            } catch {
+                await ingestSlots.release()
+                throw error
             }
-            if let violation = ReportLimits.violation(report) {
-                throw APIError(.contentTooLarge, code: APIErrorCode.reportTooLarge, violation)
-            }
-            // Dates a later read must be able to order and compare: not more than a day ahead.
-            guard report.createdAt >= CordonJSON.protocolDateFloor else {
-                throw APIError.badRequest("'createdAt' \(CordonTime.format(report.createdAt)) is before 2000: check the agent's clock")
-            }
-            guard report.createdAt <= now().addingTimeInterval(86_400) else {
-                throw APIError.badRequest("'createdAt' \(CordonTime.format(report.createdAt)) is more than a day ahead of the coordinator's clock (\(CordonTime.format(now()))): check the agent's clock")
-            }
-            // Acknowledged only after the transaction commits: `ingest` returns after commit.
-            let started = ContinuousClock.now
-            let receivedAt = now()
-            let (ack, transactions) = try await database.offload {
-                try database.ingestCountingTransactions(report: report, body: body, agentID: agent.id, policy: config.inventoryPolicy,
-                                                        now: receivedAt, retention: config.reportRetention)
-            }
-            metrics.ingested(duration: ContinuousClock.now - started, hosts: report.scan?.hosts.count ?? 0, transactions: transactions)
-            context.logger.debug("report stored", metadata: ["agent.id": "\(agent.id)", "report.id": "\(report.id)", "duplicate": "\(ack.duplicate)"])
-            return try Response.json(ack, status: ack.duplicate ? .ok : .created)
         }
+    }
+
+    /// The body of POST /v1/reports, holding an ingest slot.
+    private func storeReport(_ request: Request, agent: CordonIdentity, context: CordonRequestContext) async throws -> Response {
+        var request = request
+        let (report, body) = try await request.decodeJSON(AgentReport.self, limit: maxBody)
+        guard AgentReport.isValidID(report.id) else { throw APIError.badRequest("'id' must be 8-64 letters, digits or '-'") }
+        guard report.protocolVersion.isSpoken else {
+            throw APIError(.badRequest, code: APIErrorCode.unsupportedProtocol,
+                           "report protocol version \(report.protocolVersion) is not spoken here; this coordinator speaks \(ProtocolVersion.spokenDescription)")
+        }
+        guard (0...Int(Int32.max)).contains(report.spoolDropped) else {
+            throw APIError.badRequest("'spoolDropped' must be between 0 and \(Int32.max), got \(report.spoolDropped)")
+        }
+        if let violation = ReportLimits.violation(report) {
+            throw APIError(.contentTooLarge, code: APIErrorCode.reportTooLarge, violation)
+        }
+        // Dates a later read must be able to order and compare: not more than a day ahead.
+        guard report.createdAt >= CordonJSON.protocolDateFloor else {
+            throw APIError.badRequest("'createdAt' \(CordonTime.format(report.createdAt)) is before 2000: check the agent's clock")
+        }
+        guard report.createdAt <= now().addingTimeInterval(86_400) else {
+            throw APIError.badRequest("'createdAt' \(CordonTime.format(report.createdAt)) is more than a day ahead of the coordinator's clock (\(CordonTime.format(now()))): check the agent's clock")
+        }
+        // Acknowledged only after the transaction commits: `ingest` returns after commit.
+        let started = ContinuousClock.now
+        let receivedAt = now()
+        let (ack, transactions) = try await database.offload {
+            try database.ingestCountingTransactions(report: report, body: body, agentID: agent.id, policy: config.inventoryPolicy,
+                                                    now: receivedAt, retention: config.reportRetention)
+        }
+        metrics.ingested(duration: ContinuousClock.now - started, hosts: report.scan?.hosts.count ?? 0, transactions: transactions)
+        context.logger.debug("report stored", metadata: ["agent.id": "\(agent.id)", "report.id": "\(report.id)", "duplicate": "\(ack.duplicate)"])
+        return try Response.json(ack, status: ack.duplicate ? .ok : .created)
     }
 
     func agentIdentity(_ context: CordonRequestContext) throws -> CordonIdentity {

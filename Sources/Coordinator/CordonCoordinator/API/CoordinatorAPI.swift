@@ -23,6 +23,8 @@ public struct CoordinatorAPI: Sendable {
     let skewedClocks = SkewedClocks()
     /// Long-polls record their agent as seen at most every 30 s.
     let pollSightings = PollSightings()
+    /// Reports being read and stored at once (`reportIngest`).
+    let ingestSlots: IngestSlots
     /// Requests answered, by status.
     public let requestStats = RequestStats()
     /// What `/metrics` shows.
@@ -39,6 +41,7 @@ public struct CoordinatorAPI: Sendable {
         self.secretsKey = secretsKey
         self.config = config
         self.now = now
+        self.ingestSlots = IngestSlots(limit: config.reportIngest.maxConcurrent, maxWait: .seconds(config.reportIngest.maxWait.seconds))
     }
 
     var maxBody: Int { config.maxBodySize.bytes }

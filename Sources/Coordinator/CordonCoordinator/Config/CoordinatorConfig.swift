@@ -18,6 +18,9 @@ import Foundation
 /// reportRetention:
 ///   keepPerAgent: 20
 ///   bodyMaxAge: 7d
+/// reportIngest:
+///   maxConcurrent: 16        # reports read and stored at once
+///   maxWait: 15s             # then 503 busy; the agent sends it again later
 /// metricsListen:             # absent: no plain-HTTP metrics listener
 ///   host: 127.0.0.1
 ///   port: 9469
@@ -55,6 +58,23 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
     public var metricsListen: Listen?
     /// How many raw reports are kept per agent, and how long their bodies.
     public var reportRetention: ReportRetention
+    /// How many reports are read and stored at once, and how long one waits for its turn.
+    public var reportIngest: ReportIngest
+
+    public struct ReportIngest: Codable, Sendable, Equatable {
+        public var maxConcurrent: Int
+        public var maxWait: ConfigDuration
+        public init(maxConcurrent: Int = 16, maxWait: ConfigDuration = .init(seconds: 15)) {
+            self.maxConcurrent = maxConcurrent
+            self.maxWait = maxWait
+        }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let defaults = ReportIngest()
+            maxConcurrent = try c.decodeIfPresent(Int.self, forKey: .maxConcurrent) ?? defaults.maxConcurrent
+            maxWait = try c.decodeIfPresent(ConfigDuration.self, forKey: .maxWait) ?? defaults.maxWait
+        }
+    }
 
     public init(stateDir: String = "/var/lib/cordon", listen: Listen = .init(), maxBodySize: ConfigByteSize = .init(bytes: 16 << 20),
                 agentCertificateLifetime: ConfigDuration = .init(seconds: 30 * 86400),
@@ -62,7 +82,7 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
                 longPollTimeout: ConfigDuration = .init(seconds: 25), inventoryPolicy: InventoryPolicy = .init(),
                 handshakeTimeout: ConfigDuration = .init(seconds: 10), idleTimeout: ConfigDuration = .init(seconds: 35),
                 maxConnections: Int = 0, maxHandshakesPerAddress: Int = 64, metricsListen: Listen? = nil,
-                reportRetention: ReportRetention = .init()) {
+                reportRetention: ReportRetention = .init(), reportIngest: ReportIngest = .init()) {
         self.stateDir = stateDir
         self.listen = listen
         self.maxBodySize = maxBodySize
@@ -76,11 +96,12 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         self.maxHandshakesPerAddress = maxHandshakesPerAddress
         self.metricsListen = metricsListen
         self.reportRetention = reportRetention
+        self.reportIngest = reportIngest
     }
 
     enum CodingKeys: String, CodingKey {
         case stateDir, listen, maxBodySize, agentCertificateLifetime, operatorCertificateLifetime, longPollTimeout, inventoryPolicy
-        case handshakeTimeout, idleTimeout, maxConnections, maxHandshakesPerAddress, metricsListen, reportRetention
+        case handshakeTimeout, idleTimeout, maxConnections, maxHandshakesPerAddress, metricsListen, reportRetention, reportIngest
     }
 
     public init(from decoder: any Decoder) throws {
@@ -106,6 +127,7 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
             metricsListen = Listen(host: metrics.host ?? Self.metricsHost, port: metrics.port ?? -1)
         }
         reportRetention = try c.decodeIfPresent(ReportRetention.self, forKey: .reportRetention) ?? defaults.reportRetention
+        reportIngest = try c.decodeIfPresent(ReportIngest.self, forKey: .reportIngest) ?? defaults.reportIngest
     }
 
     /// Where the metrics listener binds when only its port is given.
@@ -130,6 +152,7 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
         "maxHandshakesPerAddress": .scalar,
         "metricsListen": .mapping(["host": .scalar, "port": .scalar]),
         "reportRetention": ReportRetention.schema,
+        "reportIngest": .mapping(["maxConcurrent": .scalar, "maxWait": .scalar]),
     ])
 
     public static func load(path: String) throws -> CoordinatorConfig {
@@ -157,6 +180,8 @@ public struct CoordinatorConfig: Codable, Sendable, Equatable {
             }
         }
         try reportRetention.validate(origin: origin)
+        guard (1...10_000).contains(reportIngest.maxConcurrent) else { throw CordonError.invalidArgument("\(origin): reportIngest.maxConcurrent must be 1-10000") }
+        guard (0...300).contains(reportIngest.maxWait.seconds) else { throw CordonError.invalidArgument("\(origin): reportIngest.maxWait must be 0s-300s") }
         guard (1...100_000).contains(maxHandshakesPerAddress) else { throw CordonError.invalidArgument("\(origin): maxHandshakesPerAddress must be 1-100000") }
         guard inventoryPolicy.failedLogonBurst >= 1 else { throw CordonError.invalidArgument("\(origin): inventoryPolicy.failedLogonBurst must be at least 1") }
     }

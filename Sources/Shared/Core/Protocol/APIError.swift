@@ -27,4 +27,6 @@ public enum APIErrorCode {
     public static let internalError = "internal_error"
     /// 503: the coordinator cannot write (disk full or failing); nothing was stored.
     public static let storageUnavailable = "storage_unavailable"
+    /// 503: too many reports are being stored at once; nothing was read; send it again later.
+    public static let busy = "busy"
 }
