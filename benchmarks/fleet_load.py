@@ -203,7 +203,7 @@ def percentile(values, p):
 
 
 class Fleet:
-    def __init__(self, url, directory, count, ca_pem):
+    def __init__(self, url, directory, count, ca_pem, part=(0, 1)):
         host_port = url.removeprefix("https://").rstrip("/")
         self.host, _, port = host_port.rpartition(":")
         self.port = int(port)
@@ -216,7 +216,7 @@ class Fleet:
                 self.agents.append(Agent(int(index), agent_id, segment, os.path.join(directory, "keys", f"{index}.pem")))
         if len(self.agents) < count:
             sys.exit(f"{directory} holds {len(self.agents)} identities, {count} asked for")
-        self.agents = self.agents[:count]
+        self.agents = [a for a in self.agents[:count] if a.index % part[1] == part[0]]
         self.handshake_slots = asyncio.Semaphore(48)   # under the coordinator's 64 per address
         self.idle = IDLE_CLOSE
 
@@ -479,9 +479,82 @@ def summarize(stats, kinds):
     return rows
 
 
+def load_in_processes(args):
+    """`load` split over `--procs` processes, each driving every N-th agent (one Python process
+    tops out near one core, mostly in TLS handshakes); their figures are merged here."""
+    import tempfile
+    meter = Meter(args.server_pid)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children, files = [], []
+    argv = [a for a in sys.argv[1:]]
+    # Children get the same arguments, without --procs and --server-pid, and their share.
+    cleaned, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--procs", "--server-pid"):
+            skip = True
+            continue
+        if a.startswith("--procs=") or a.startswith("--server-pid="):
+            continue
+        cleaned.append(a)
+    for k in range(args.procs):
+        f = tempfile.NamedTemporaryFile(prefix="fleet-load-", suffix=".json", delete=False)
+        f.close()
+        files.append(f.name)
+        children.append(subprocess.Popen([sys.executable, os.path.abspath(__file__)] + cleaned + ["--part", f"{k}/{args.procs}", "--raw", f.name],
+                                         stdout=subprocess.DEVNULL))
+    codes = [c.wait() for c in children]
+    figures = meter.read()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if any(codes):
+        sys.exit(f"a load process failed: exit codes {codes}")
+    stats = Stats()
+    peak_polls = 0
+    for name in files:
+        with open(name) as f:
+            raw = json.load(f)
+        os.unlink(name)
+        for kind, values in raw["latency"].items():
+            stats.latency.setdefault(kind, []).extend(values)
+        for kind, status, n in raw["status"]:
+            stats.status[(kind, status)] = stats.status.get((kind, status), 0) + n
+        for kind, text, n in raw["errors"]:
+            stats.errors[(kind, text)] = stats.errors.get((kind, text), 0) + n
+        stats.handshakes.extend(raw["handshakes"])
+        for text, n in raw["handshakeErrors"].items():
+            stats.handshake_errors[text] = stats.handshake_errors.get(text, 0) + n
+        stats.lag.extend(raw["lag"])
+        peak_polls += raw["peakPolls"]
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    figures["generatorCores"] = cpu / figures["wall"]
+    result = load_result(args, stats, figures, peak_polls)
+    result["generatorProcesses"] = args.procs
+    print(json.dumps(result))
+
+
+def load_result(args, stats, figures, peak_polls):
+    hs = stats.handshakes
+    result = {
+        "agents": args.count, "seconds": round(figures["wall"], 1),
+        "intervals": {"heartbeat": args.heartbeat, "smallReport": args.report},
+        "requestsPerSecond": round(sum(len(v) for k, v in stats.latency.items() if k != "long-poll") / figures["wall"], 1),
+        "kinds": summarize(stats, ["heartbeat", "small report", "full report", "long-poll"]),
+        "handshakes": {"count": len(hs), "p50ms": round(percentile(hs, 50) * 1000, 1) if hs else None,
+                       "p99ms": round(percentile(hs, 99) * 1000, 1) if hs else None, "errors": stats.handshake_errors},
+        "generatorLateP99ms": round(percentile(stats.lag, 99) * 1000, 1) if stats.lag else None,
+        "generatorCores": round(figures["generatorCores"], 2),
+        "longPollsHeldPeak": peak_polls,
+    }
+    if "serverCores" in figures:
+        result.update(serverCores=round(figures["serverCores"], 2), serverRSS=figures["serverRSS"], serverPeakRSS=figures["serverPeakRSS"])
+    return result
+
+
 async def load(args):
     ca_pem = open(args.ca).read()
-    fleet = Fleet(args.url, args.dir, args.count, ca_pem)
+    fleet = Fleet(args.url, args.dir, args.count, ca_pem, part=args.part)
     fleet.idle = args.idle
     stats = Stats()
     rng = random.Random(args.seed)
@@ -584,20 +657,13 @@ async def load(args):
     for a in fleet.agents:
         if a.conn:
             a.conn.close()
-    hs = stats.handshakes
-    result = {
-        "agents": args.count, "seconds": round(figures["wall"], 1),
-        "intervals": {"heartbeat": args.heartbeat, "smallReport": args.report},
-        "requestsPerSecond": round(sum(len(v) for k, v in stats.latency.items() if k != "long-poll") / figures["wall"], 1),
-        "kinds": summarize(stats, ["heartbeat", "small report", "full report", "long-poll"]),
-        "handshakes": {"count": len(hs), "p50ms": round(percentile(hs, 50) * 1000, 1) if hs else None,
-                       "p99ms": round(percentile(hs, 99) * 1000, 1) if hs else None, "errors": stats.handshake_errors},
-        "generatorLateP99ms": round(percentile(stats.lag, 99) * 1000, 1) if stats.lag else None,
-        "generatorCores": round(figures["generatorCores"], 2),
-        "longPollsHeldPeak": sampler_peak["polls"],
-    }
-    if args.server_pid:
-        result.update(serverCores=round(figures["serverCores"], 2), serverRSS=figures["serverRSS"], serverPeakRSS=figures["serverPeakRSS"])
+    if args.raw:
+        with open(args.raw, "w") as f:
+            json.dump({"latency": stats.latency, "status": [[k, s, n] for (k, s), n in stats.status.items()],
+                       "errors": [[k, t, n] for (k, t), n in stats.errors.items()], "handshakes": stats.handshakes,
+                       "handshakeErrors": stats.handshake_errors, "lag": stats.lag, "peakPolls": sampler_peak["polls"]}, f)
+        return
+    result = load_result(args, stats, figures, sampler_peak["polls"])
     if burst:
         result["fullBurst"] = {"rate": args.full_rate, "seconds": args.full_seconds, "sentInSeconds": round(burst["sentIn"], 1),
                                "generatorCores": round(burst["generatorCores"], 2),
@@ -725,6 +791,9 @@ def main():
     l.add_argument("--inventory", help="a jump host's `cordon-agent inventory --json`")
     l.add_argument("--inventory-size", type=int, default=77_000, help="cut its package list to about this many bytes (0: keep)")
     l.add_argument("--hosts", type=int, default=40, help="live hosts in each full report's scan")
+    l.add_argument("--procs", type=int, default=1, help="split the agents over this many processes (not with --full-rate)")
+    l.add_argument("--part", default="0/1", help=argparse.SUPPRESS)
+    l.add_argument("--raw", help=argparse.SUPPRESS)
     q = sub.choices["push"]
     q.add_argument("--timeout", type=float, default=120)
     q.add_argument("command", nargs=argparse.REMAINDER, help="the push command, after --")
@@ -734,7 +803,14 @@ def main():
     elif args.mode == "load":
         if args.full_rate > 0 and not args.inventory:
             p.error("--full-rate needs --inventory")
-        asyncio.run(load(args))
+        k, _, n = args.part.partition("/")
+        args.part = (int(k), int(n))
+        if args.procs > 1:
+            if args.full_rate > 0:
+                p.error("--procs is for the steady load; the burst runs in one process")
+            load_in_processes(args)
+        else:
+            asyncio.run(load(args))
     else:
         if args.command[:1] == ["--"]:
             args.command = args.command[1:]
