@@ -221,10 +221,10 @@ import Testing
     @Test func aNotifyWakesTheWaiterAtOnce() async throws {
         let dispatcher = TaskDispatcher()
         let start = ContinuousClock.now
-        async let waited: Void = dispatcher.wait(agentID: "agt-1", timeout: .seconds(30))
+        async let waited = dispatcher.wait(agentID: "agt-1", timeout: .seconds(30))
         while await dispatcher.waitingAgents == 0 { try await Task.sleep(for: .milliseconds(5)) }
         await dispatcher.notify(["agt-1"])
-        await waited
+        _ = await waited
         #expect(ContinuousClock.now - start < .seconds(5))
     }
 
@@ -360,5 +360,37 @@ import Testing
         #expect(plan.agents[0].actions.isEmpty)
         #expect(plan.agents[0].yaml.contains("tasks: []"))
         #expect(plan.windowsWork.isEmpty)
+    }
+}
+
+@Suite struct TaskDispatcherHandoverTests {
+    @Test func aDeliveryHandsTheWaiterItsList() async throws {
+        let dispatcher = TaskDispatcher()
+        let list = Data(#"{"payload":"cA==","signature":"cw=="}"#.utf8)
+        async let waited = dispatcher.wait(agentID: "agt-1", timeout: .seconds(30))
+        while await dispatcher.waitingAgents == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        await dispatcher.deliver([(agentID: "agt-2", signedJSON: Data()), (agentID: "agt-1", signedJSON: list)])
+        #expect(await waited == list, "the waiter gets its own agent's list")
+        #expect(await dispatcher.waitingAgents == 0)
+    }
+
+    /// A poll that looked before a push committed and starts waiting after the push was
+    /// announced must not sleep out its wait (it used to, 25 s).
+    @Test func aPollThatLookedBeforeTheAnnouncementDoesNotWait() async {
+        let dispatcher = TaskDispatcher()
+        let looked = ContinuousClock.now
+        await dispatcher.notify(["agt-1"])
+        let start = ContinuousClock.now
+        #expect(await dispatcher.wait(agentID: "agt-1", timeout: .seconds(30), lookedAt: looked) == nil)
+        #expect(ContinuousClock.now - start < .seconds(1))
+        // A poll that looked after the announcement waits as usual.
+        let later = ContinuousClock.now
+        let waitStart = ContinuousClock.now
+        await dispatcher.wait(agentID: "agt-1", timeout: .milliseconds(300), lookedAt: later)
+        #expect(ContinuousClock.now - waitStart >= .milliseconds(290))
+        // Another agent is not affected.
+        let other = ContinuousClock.now
+        await dispatcher.wait(agentID: "agt-2", timeout: .milliseconds(200), lookedAt: looked)
+        #expect(ContinuousClock.now - other >= .milliseconds(190))
     }
 }

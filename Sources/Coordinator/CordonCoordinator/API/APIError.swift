@@ -135,6 +135,13 @@ extension Request {
 }
 
 extension Response {
+    /// A response whose body is JSON already encoded (a stored signed task list, as is).
+    static func jsonBytes(_ data: Data, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
     /// A JSON response with Cordon's encoding.
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         var headers = HTTPFields()

@@ -14,24 +14,29 @@ extension CoordinatorAPI {
             let polledAt = now()
             var first = pollSightings.due(agent.id)
             while true {
-                let asOf = now(), touch = first
+                let asOf = now(), touch = first, looked = ContinuousClock.now
                 first = false
                 let next = try await database.offload {
                     if touch { try database.touch(agentID: agent.id, now: polledAt) }
-                    return try database.nextTaskRun(agentID: agent.id, now: asOf)
+                    return try database.nextTaskRunJSON(agentID: agent.id, now: asOf)
                 }
                 if let signed = next {
                     context.logger.info("task delivered", metadata: ["agent.id": "\(agent.id)"])
-                    return try Response.json(signed)
+                    return Response.jsonBytes(signed)
                 }
                 let remaining = deadline - ContinuousClock.now
                 guard remaining > .zero, !Task.isCancelled, !Task.isShuttingDownGracefully else { return Response(status: .noContent) }
                 // A coordinator that is stopping answers held polls at once instead of holding
                 // its shutdown for up to a poll's length.
-                await cancelWhenGracefulShutdown { await dispatcher.wait(agentID: agent.id, timeout: remaining) }
+                let handed = await cancelWhenGracefulShutdown { await dispatcher.wait(agentID: agent.id, timeout: remaining, lookedAt: looked) }
                 // Woken by the stop: answer without another look (the agent polls the restarted
                 // coordinator, where anything queued meanwhile still waits).
                 if Task.isCancelled || Task.isShuttingDownGracefully { return Response(status: .noContent) }
+                // Handed over by the push that queued it: no database read for 10,000 woken polls.
+                if let handed {
+                    context.logger.info("task delivered", metadata: ["agent.id": "\(agent.id)"])
+                    return Response.jsonBytes(handed)
+                }
             }
         }
 
@@ -73,8 +78,9 @@ extension CoordinatorAPI {
             let queued = try await database.offload {
                 try database.queueTask(push, actor: actor, now: pushedAt) { try SignedTaskList.sign($0, with: keys.taskSigningKey) }
             }
-            // The agents' held polls are woken before the (possibly large) answer is built.
-            await dispatcher.notify(queued.agentIDs)
+            // The agents' held polls are handed their lists before the (possibly large) answer
+            // is built.
+            await dispatcher.deliver(queued.lists)
             return try await database.offload {
                 guard let view = try database.task(id: queued.taskID) else { throw CoordinatorError.storage("task \(queued.taskID) vanished") }
                 return try Response.json(view, status: .created)

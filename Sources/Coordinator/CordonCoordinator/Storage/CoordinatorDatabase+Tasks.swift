@@ -23,14 +23,15 @@ extension CoordinatorDatabase {
         return view
     }
 
-    /// `pushTask` without building the view: the task's ID and the agents whose runs were
-    /// queued (none when it awaits approval), known as soon as the transaction commits.
+    /// `pushTask` without building the view: the task's ID and, for each agent whose run was
+    /// queued (none when it awaits approval), its signed list, known as soon as the transaction
+    /// commits.
     public func queueTask(_ request: TaskPushRequest, actor: String, now: Date = Date(),
-                          sign: (TaskList) throws -> SignedTaskList) throws -> (taskID: String, agentIDs: [String]) {
+                          sign: (TaskList) throws -> SignedTaskList) throws -> (taskID: String, lists: [(agentID: String, signedJSON: Data)]) {
         try request.file.validate(origin: "task file")
         guard request.expiresIn >= 10, request.expiresIn <= 7 * 86400 else { throw CordonError.invalidArgument("expiry must be between 10s and 7d") }
         let taskID = "tk-" + Self.randomHex(bytes: 8)
-        let queued: [String] = try write { db in
+        let queued: [(agentID: String, signedJSON: Data)] = try write { db in
             // The agents' IDs and each one's last sequence number (two queries for a segment of
             // any size; whole agent rows, facts included, and a query per agent cost a segment
             // of 10,000 over a second).
@@ -56,6 +57,7 @@ extension CoordinatorDatabase {
             try TaskRecord(id: taskID, description: request.file.description, target: request.target.description,
                            actionsJSON: try CordonJSON.encode(request.file.tasks), dryRun: request.dryRun, createdAt: now, createdBy: actor,
                            requireApproval: request.requireApproval, approvedBy: nil, approvedAt: nil, expiresAt: expiresAt).insert(db)
+            var queuedLists: [(agentID: String, signedJSON: Data)] = []
             for agent in agents {
                 let last = lastSequence[agent] ?? 0
                 var run = TaskRunRecord(id: "tl-" + Self.randomHex(bytes: 8), taskID: taskID, agentID: agent, sequence: last + 1,
@@ -64,13 +66,14 @@ extension CoordinatorDatabase {
                     run.signedJSON = try Self.signedRun(run, actions: request.file.tasks, description: request.file.description,
                                                         dryRun: request.dryRun, issuedBy: actor, now: now, expiresAt: expiresAt, sign: sign)
                     run.state = TaskState.queued.rawValue
+                    if let signed = run.signedJSON { queuedLists.append((agent, signed)) }
                 }
                 try run.insert(db)
                 try Self.event(db, run: run.id, at: now, state: TaskState(rawValue: run.state) ?? .queued, message: "pushed by \(actor)")
             }
             try Self.audit(db, at: now, actor: actor, action: "task.push", target: request.target.description,
                            detail: "\(taskID): \(request.file.tasks.map(\.summary).joined(separator: "; "))\(request.dryRun ? " (dry run)" : "")\(request.requireApproval ? " (awaiting approval)" : "")")
-            return request.requireApproval ? [] : agents
+            return queuedLists
         }
         return (taskID, queued)
     }
@@ -153,13 +156,16 @@ extension CoordinatorDatabase {
     /// to be a write transaction). Only a run whose list has expired takes the writer, to mark
     /// it (and every other overdue run) expired before looking again.
     public func nextTaskRun(agentID: String, now: Date = Date()) throws -> SignedTaskList? {
+        try nextTaskRunJSON(agentID: agentID, now: now).map { try CordonJSON.decode(SignedTaskList.self, from: $0) }
+    }
+
+    /// `nextTaskRun` as the stored JSON of the signed list (what the poll answers, as is).
+    public func nextTaskRunJSON(agentID: String, now: Date = Date()) throws -> Data? {
         guard let next = try read({ db in try Self.nextRun(db, agentID: agentID) }) else { return nil }
-        if next.expiresAt > now {
-            return try next.signedJSON.map { try CordonJSON.decode(SignedTaskList.self, from: $0) }
-        }
+        if next.expiresAt > now { return next.signedJSON }
         return try write { db in
             try Self.expireOverdue(db, now: now)
-            return try Self.nextRun(db, agentID: agentID)?.signedJSON.map { try CordonJSON.decode(SignedTaskList.self, from: $0) }
+            return try Self.nextRun(db, agentID: agentID)?.signedJSON
         }
     }
 
