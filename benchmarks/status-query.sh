@@ -27,8 +27,7 @@
 #   the directory holds cordon (default: dist/bin from scripts/package, else .build/release).
 set -euo pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/.." && pwd)
+source "$(dirname "$0")/fleet-lib.sh"   # HERE, REPO, die, mib, start_server, stop_server
 BIN=${1:-}
 if [ -z "$BIN" ]; then
     if [ -x "$REPO/dist/bin/cordon" ]; then BIN=$REPO/dist/bin; else BIN=$REPO/.build/release; fi
@@ -45,52 +44,19 @@ KEEP=${KEEP:-0}
 GOAL_MS=200
 WORK=$(mktemp -d /tmp/cordon-status-query.XXXXXX)
 STATE=$WORK/coordinator
-SERVER=""
 
-stop_server() {
-    [ -n "$SERVER" ] || return 0
-    kill "$SERVER" 2>/dev/null || true
-    for _ in $(seq 1 300); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SERVER" 2>/dev/null || true
-    wait "$SERVER" 2>/dev/null || true
-    SERVER=""
-}
 cleanup() {
     stop_server
     if [ "$KEEP" = 1 ]; then echo "kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-die() { echo "error: $*" >&2; exit 1; }
 [ -x "$CORDON" ] || die "no cordon in $BIN (run scripts/package, or pass the directory)"
 command -v python3 >/dev/null || die "needs python3"
 for v in AGENTS FINDINGS SEGMENTS HOSTS_PER_AGENT RUNS TIMEOUT; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number"
 done
 [ "$RUNS" -ge 1 ] || die "RUNS must be at least 1"
-
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
-
-# Starts `cordon serve` on 127.0.0.1 with a free port; sets SERVER and URL.
-start_server() {
-    local log=$WORK/serve-$1.log port=""
-    "$CORDON" serve --state-dir "$STATE" --host 127.0.0.1 --port 0 --log-level notice > "$log" 2>&1 &
-    SERVER=$!
-    for _ in $(seq 1 300); do   # 30 s
-        port=$(grep -so 'address=127\.0\.0\.1:[0-9]*' "$log" | head -n1 | cut -d: -f2 || true)
-        [ -n "$port" ] && break
-        kill -0 "$SERVER" 2>/dev/null || die "the coordinator exited: $(tail -n 5 "$log")"
-        sleep 0.1
-    done
-    [ -n "$port" ] || die "the coordinator did not start within 30 s: $(tail -n 5 "$log")"
-    URL=https://127.0.0.1:$port
-    # The log line comes once the listener is up; check that it accepts connections, bounded.
-    for _ in $(seq 1 50); do
-        timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && return 0
-        sleep 0.2
-    done
-    die "the coordinator does not accept connections at $URL: $(tail -n 5 "$log")"
-}
 
 # Times RUNS runs of each request given as "label|args..." lines on stdin; prints table rows.
 # The first run's output goes to a file (its size is reported), the others to /dev/null.
@@ -163,7 +129,6 @@ EOF
 time_requests() {
     python3 "$WORK/time_requests.py" "$CORDON" "$URL" "$SERVER" "$RUNS" "$TIMEOUT" "$GOAL_MS" "$WORK" "$1"
 }
-load() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"; }
 table_header() {
     printf "  %-44s %9s %9s %9s %5s %10s %12s  %5s\n" "request" "first ms" "median ms" "max ms" "runs" "output" "coord VmHWM" "<${GOAL_MS}ms"
 }
@@ -179,11 +144,11 @@ echo "  fleet: AGENTS=$AGENTS SEGMENTS=$SEGMENTS HOSTS_PER_AGENT=$HOSTS_PER_AGEN
 
 # --- A coordinator with a real CA and an operator, empty: the fixed cost -----------------------
 "$CORDON" init --state-dir "$STATE" --name 127.0.0.1 --json > "$WORK/init.json"
-start_server empty
+start_server "$STATE" "$WORK/serve-empty.log"
 "$CORDON" operators add bench --state-dir "$STATE" --coordinator "$URL" --out "$WORK/op" > /dev/null
 export CORDON_PROFILE=$WORK/op/bench.yaml
 echo
-echo "Empty fleet (process start, mTLS handshake, an empty view; $(load)):"
+echo "Empty fleet (process start, mTLS handshake, an empty view; $(load_average)):"
 table_header
 time_requests empty <<EOF
 cordon --version (process start only)|--version
@@ -209,12 +174,12 @@ db_bytes=$(( $(stat -c %s "$STATE/cordon.db") + $(stat -c %s "$STATE/cordon.db-w
 echo "  database: $(mib "$db_bytes") ($STATE/cordon.db)"
 
 python3 "$HERE/fleet_db.py" "$STATE/cordon.db" --touch-agents   # heartbeats as of now
-start_server fleet
+start_server "$STATE" "$WORK/serve-fleet.log"
 echo
-echo "Fleet of $AGENTS agents, $FINDINGS findings (coordinator VmHWM at start $(mib $(( $(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER/status") * 1024 ))); $(load)):"
+echo "Fleet of $AGENTS agents, $FINDINGS findings (coordinator VmHWM at start $(mib $(( $(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER/status") * 1024 ))); $(load_average)):"
 table_header
 time_requests fleet <<EOF
 $REQUESTS
 EOF
 echo "  (first: the first run of the request, the first of all after the coordinator started for"
-echo "  the first row; the goal column compares the max; $(load))"
+echo "  the first row; the goal column compares the max; $(load_average))"
