@@ -73,3 +73,34 @@ import Testing
         await fleet.finish()
     }
 }
+
+/// Reports waiting for the writer run on threads of their own: up to `reportIngest.maxConcurrent`
+/// of them (more than the storage threads) do not stop an operator's read.
+@Suite(.serialized) struct IngestThreadsLiveTests {
+    @Test func reportsWaitingForTheWriterDoNotStopReads() async throws {
+        let fleet = try await LiveFleet.start()
+        let agent = try await fleet.enrollAgent(name: "busy")
+        let client = try fleet.rawAsAgent(agent)
+        let operatorClient = try fleet.rawAsOperator()
+        func report(_ i: Int) throws -> Data {
+            try CordonJSON.encode(AgentReport(id: "report-\(i)", createdAt: Date(), facts: AgentFacts(hostname: "busy", osRelease: "o", kernel: "k",
+                                                                                                    agentVersion: "v", uptimeSeconds: 1, addresses: [])))
+        }
+        let held = Thread { try? fleet.database.writer.write { _ in Thread.sleep(forTimeInterval: 1.5) } }
+        held.start()
+        try await Task.sleep(for: .milliseconds(100))
+        let clock = ContinuousClock()
+        let start = clock.now
+        // Twelve reports (within the 16 ingest slots), each waiting for the writer.
+        let reports = try (0..<12).map { i in let body = try report(i); return Task { try await client.send(.POST, APIPath.reports, body: body) } }
+        try await Task.sleep(for: .milliseconds(300))
+        let segments = try await operatorClient.send(.GET, APIPath.segments)
+        let answeredIn = clock.now - start
+        #expect(segments.status == 200)
+        #expect(answeredIn < .milliseconds(1_100), "a read was answered in \(answeredIn) while twelve reports waited for the writer held 1.5 s")
+        for task in reports { #expect(try await task.value.status == 201, "every report is stored once the writer is free") }
+        await operatorClient.shutdown()
+        await client.shutdown()
+        await fleet.finish()
+    }
+}

@@ -95,10 +95,10 @@ extension Request {
         let buffer = try await collectBody(upTo: limit)
         let encoding = headers[.contentEncoding]?.lowercased().trimmingCharacters(in: .whitespaces)
         // A large body (a full report: 100 KB and more, inflated and decoded in milliseconds) is
-        // decoded on the storage threads, so that a burst of reports does not hold Swift's
-        // cooperative threads, which answer every other request.
+        // decoded on the ingest threads, so that a burst of reports holds neither Swift's
+        // cooperative threads, which answer every other request, nor the storage threads.
         if buffer.readableBytes > Self.offloadedBodySize || encoding == BodyEncoding.gzip {
-            return try await CoordinatorDatabase.threads.runIfActive { try Self.decodeBody(type, buffer, encoding: encoding, limit: limit) }
+            return try await CoordinatorDatabase.ingestThreads.runIfActive { try Self.decodeBody(type, buffer, encoding: encoding, limit: limit) }
         }
         return try Self.decodeBody(type, buffer, encoding: encoding, limit: limit)
     }

@@ -99,7 +99,7 @@ extension CoordinatorAPI {
         // Acknowledged only after the transaction commits: `ingest` returns after commit.
         let started = ContinuousClock.now
         let receivedAt = now()
-        let (ack, transactions) = try await database.offload {
+        let (ack, transactions) = try await database.offloadIngest {
             try database.ingestCountingTransactions(report: report, body: body, agentID: agent.id, policy: config.inventoryPolicy,
                                                     now: receivedAt, retention: config.reportRetention)
         }
